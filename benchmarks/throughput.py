@@ -1,0 +1,93 @@
+"""Net-steps per second of the harness's arms against a hand-written floor.
+
+Workload (REFERENCES.md's speed anchors): MLP 64 -> W -> W -> heads, batch 256 per
+network, Adam, 300 steps, K = 8 tasks, one seed. The floor is a minimal jitted
+`lax.scan` training loop of the same MLP on a fixed batch, the K separate networks
+vmapped (for `stl`) or one network with K heads (for `mtl`): no sampling, masking or
+evaluation. The harness number includes in-graph sampling, masking and one
+evaluation on validation and test data every `--eval-every` steps.
+
+    python benchmarks/throughput.py [--widths 16 128 1024] [--steps 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from harness.config import RunConfig
+from harness.data import make_replicates
+from harness.job import replicate_keys, static_of
+from harness.models import MLP
+from harness.runtime import environment
+from harness.trainer import hyperparams, train
+
+TASKS, BATCH, DIM = 8, 256, 64
+
+
+def floor(width: int, networks: int, heads: int, steps: int) -> float:
+    model = MLP(width=width, depth=2, heads=heads)
+    optimizer = optax.adam(1e-3)
+    x = jax.random.normal(jax.random.PRNGKey(0), (BATCH, DIM))
+    y = (x[:, :heads] > 0).astype(jnp.float32)
+
+    def one(key):
+        params = model.init(key, x)
+
+        def step(carry, _):
+            params, opt_state = carry
+            loss, grads = jax.value_and_grad(
+                lambda p: optax.sigmoid_binary_cross_entropy(model.apply(p, x), y).sum(-1).mean()
+            )(params)
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state), loss
+
+        return jax.lax.scan(step, (params, optimizer.init(params)), None, length=steps)[1]
+
+    fn = jax.jit(jax.vmap(one))
+    keys = jax.random.split(jax.random.PRNGKey(1), networks)
+    fn(keys).block_until_ready()
+    begin = time.perf_counter()
+    fn(keys).block_until_ready()
+    return networks * steps / (time.perf_counter() - begin)
+
+
+def harness(width: int, arm: str, steps: int, eval_every: int) -> float:
+    run = RunConfig(arms=[arm])
+    run.data.tasks, run.data.dim, run.data.pool, run.data.n_per_task = TASKS, DIM, 1024, 1024
+    run.data.n_val, run.data.n_test = 500, 2000
+    run.model.width, run.model.depth = width, 2
+    run.train.steps, run.train.batch_size, run.train.eval_every, run.train.seeds = steps, BATCH, eval_every, 1
+    data = make_replicates(run.data, 1)
+    static = static_of(run, data.x_train.shape[2:])
+    args = (static, replicate_keys(run), data, hyperparams(1e-3, 0.0), steps)
+    train(*args)  # compile
+    out = train(*args)
+    networks = static.arms[0].networks
+    return networks * steps / out.train_seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--widths", type=int, nargs="+", default=[16, 128, 1024])
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--eval-every", type=int, default=100)
+    args = parser.parse_args()
+    env = environment()
+    print(f"device: {env['platform']} {env['device']} ({env['cpu_count']} CPUs), jax {env['jax']}")
+    print(f"K={TASKS}, batch {BATCH}, Adam, {args.steps} steps, eval every {args.eval_every}; net-steps/s\n")
+    print("| arm | width | floor | harness | harness / floor |")
+    print("| --- | --- | --- | --- | --- |")
+    for arm, networks, heads in (("mtl", 1, TASKS), ("stl", TASKS, 1)):
+        for width in args.widths:
+            base = floor(width, networks, heads, args.steps)
+            ours = harness(width, arm, args.steps, args.eval_every)
+            print(f"| {arm} | {width} | {base:,.0f} | {ours:,.0f} | {ours / base:.2f}x |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

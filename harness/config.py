@@ -1,0 +1,187 @@
+"""Typed configuration: the schema Hydra composes into, and its validation.
+
+Every key a user can type lives in one of these dataclasses; `validate` turns a
+composed config into the same dataclasses and rejects values the trainer cannot
+honour, with one line that names the key and what is accepted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from omegaconf import OmegaConf
+
+
+class ConfigError(ValueError):
+    """A configuration value the harness cannot run with (message is one line)."""
+
+
+SUITES = ("synthetic", "scenes", "digits", "table")
+MODEL_KINDS = ("mlp", "cnn")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+# Arms that train one network per group of tasks; see harness/arms.py.
+ARMS = ("mtl", "stl", "mtl_drop", "mtl_zero", "mtl_equal_params")
+
+
+@dataclass
+class DataConfig:
+    suite: str = "synthetic"
+    tasks: int = 8
+    dim: int = 64
+    relatedness: float = 0.8
+    noise: float = 0.5
+    sinusoids: int = 4
+    n_per_task: int = 100
+    n_target: int | None = None
+    n_other: int | None = None
+    target: int = 0
+    missing: float = 0.0
+    pool: int = 1024
+    n_val: int = 500
+    n_test: int = 2000
+    seed: int = 0
+
+
+@dataclass(unsafe_hash=True)  # part of the compiled program's cache key
+class ModelConfig:
+    kind: str = "mlp"
+    width: int = 64
+    depth: int = 2
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 1000
+    batch_size: int = 64
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    eval_every: int = 50
+    seeds: int = 3
+    seed: int = 0
+
+
+@dataclass
+class RuntimeConfig:
+    cache_dir: str = "~/.cache/mtl-harness/jax"
+    progress: bool = True
+
+
+@dataclass
+class RunConfig:
+    arms: list[str] = field(default_factory=lambda: ["mtl", "stl"])
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+
+
+def register_schema() -> None:
+    """Put the schema in Hydra's ConfigStore as `base_config` (conf/config.yaml extends it)."""
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(name="base_config", node=RunConfig)
+
+
+def schema_keys(path: str = "") -> list[str] | None:
+    """The keys accepted under a dotted path of the schema, or None if the path is not a section."""
+    node: Any = RunConfig
+    for part in [p for p in path.split(".") if p]:
+        fields = {f.name: f for f in dataclasses.fields(node)}
+        if part not in fields:
+            return None
+        node = _field_type(node, part)
+        if not dataclasses.is_dataclass(node):
+            return None
+    return [f.name for f in dataclasses.fields(node)]
+
+
+def _field_type(cls: type, name: str) -> Any:
+    default = {f.name: f for f in dataclasses.fields(cls)}[name]
+    if default.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+        value = default.default_factory()  # type: ignore[misc]
+        return type(value) if dataclasses.is_dataclass(value) else None
+    return None
+
+
+def from_omegaconf(cfg: Any) -> RunConfig:
+    """Turn a composed (possibly untyped) config into validated dataclasses."""
+    # Only the harness's own sections: Hydra's node holds values resolved per job later.
+    container = {
+        key: cfg[key] if isinstance(cfg, dict) else OmegaConf.to_container(cfg[key], resolve=True)
+        for key in schema_keys()
+        if key in cfg
+    }
+    run = RunConfig(
+        arms=list(container.get("arms", ["mtl", "stl"])),
+        data=_build(DataConfig, container.get("data", {}), "data"),
+        model=_build(ModelConfig, container.get("model", {}), "model"),
+        train=_build(TrainConfig, container.get("train", {}), "train"),
+        runtime=_build(RuntimeConfig, container.get("runtime", {}), "runtime"),
+    )
+    validate(run)
+    return run
+
+
+def _build(cls: type, values: dict, section: str) -> Any:
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in values:
+        if key not in known:
+            raise ConfigError(f"unknown key '{section}.{key}'; accepted: {', '.join(sorted(known))}")
+    return cls(**values)
+
+
+def _check(ok: bool, key: str, value: Any, accepted: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key}={value!r} is not accepted; expected {accepted}")
+
+
+def validate(run: RunConfig) -> None:
+    d, m, t = run.data, run.model, run.train
+    _check(len(run.arms) > 0, "arms", run.arms, f"a non-empty list of {', '.join(ARMS)}")
+    for arm in run.arms:
+        _check(arm in ARMS, "arms", arm, f"one of {', '.join(ARMS)}")
+    _check(len(set(run.arms)) == len(run.arms), "arms", run.arms, "each arm at most once")
+    _check(d.suite in SUITES, "data.suite", d.suite, f"one of {', '.join(SUITES)}")
+    _check(d.tasks >= 1, "data.tasks", d.tasks, "an integer >= 1")
+    _check(d.dim >= 1, "data.dim", d.dim, "an integer >= 1")
+    _check(0.0 <= d.relatedness <= 1.0, "data.relatedness", d.relatedness, "a number in [0, 1]")
+    _check(d.noise >= 0.0, "data.noise", d.noise, "a number >= 0")
+    _check(d.sinusoids >= 0, "data.sinusoids", d.sinusoids, "an integer >= 0")
+    _check(0.0 <= d.missing < 1.0, "data.missing", d.missing, "a fraction in [0, 1)")
+    _check(d.pool >= 1, "data.pool", d.pool, "an integer >= 1")
+    _check(d.n_val >= 2, "data.n_val", d.n_val, "an integer >= 2")
+    _check(d.n_test >= 2, "data.n_test", d.n_test, "an integer >= 2")
+    lopsided = d.n_target is not None or d.n_other is not None
+    if lopsided:
+        if d.n_target is not None:
+            _check(1 <= d.n_target <= d.pool, "data.n_target", d.n_target, f"an integer in [1, data.pool={d.pool}]")
+        if d.n_other is not None:
+            _check(0 <= d.n_other <= d.pool, "data.n_other", d.n_other, f"an integer in [0, data.pool={d.pool}]")
+        _check(d.n_target is not None, "data.n_target", d.n_target, "an integer when data.n_other is set")
+        _check(d.n_other is not None, "data.n_other", d.n_other, "an integer when data.n_target is set")
+        _check(0 <= d.target < d.tasks, "data.target", d.target, f"a task index in [0, {d.tasks - 1}]")
+    else:
+        _check(1 <= d.n_per_task <= d.pool, "data.n_per_task", d.n_per_task, f"an integer in [1, data.pool={d.pool}]")
+    _check(m.kind in MODEL_KINDS, "model.kind", m.kind, f"one of {', '.join(MODEL_KINDS)}")
+    _check(m.width >= 1, "model.width", m.width, "an integer >= 1")
+    _check(m.depth >= 1, "model.depth", m.depth, "an integer >= 1")
+    _check(t.steps >= 1, "train.steps", t.steps, "an integer >= 1")
+    _check(t.batch_size >= 1, "train.batch_size", t.batch_size, "an integer >= 1")
+    _check(t.lr > 0.0, "train.lr", t.lr, "a number > 0")
+    _check(t.optimizer in OPTIMIZERS, "train.optimizer", t.optimizer, f"one of {', '.join(OPTIMIZERS)}")
+    _check(t.weight_decay >= 0.0, "train.weight_decay", t.weight_decay, "a number >= 0")
+    _check(1 <= t.eval_every <= t.steps, "train.eval_every", t.eval_every, f"an integer in [1, train.steps={t.steps}]")
+    _check(
+        t.steps % t.eval_every == 0,
+        "train.steps",
+        t.steps,
+        f"a multiple of train.eval_every={t.eval_every}",
+    )
+    _check(t.seeds >= 1, "train.seeds", t.seeds, "an integer >= 1")
+
+
+def to_dict(run: RunConfig) -> dict:
+    return dataclasses.asdict(run)

@@ -1,0 +1,29 @@
+"""Task suites: each turns a DataConfig and a data seed into a Dataset."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from harness.config import ConfigError, DataConfig
+from harness.data import synthetic
+from harness.data.base import Dataset
+
+SUITES: dict[str, Callable[[DataConfig, int], Dataset]] = {"synthetic": synthetic.make}
+
+
+def make_dataset(cfg: DataConfig, seed: int) -> Dataset:
+    if cfg.suite not in SUITES:
+        raise ConfigError(f"data.suite={cfg.suite!r} is not available; choose one of {', '.join(SUITES)}")
+    return SUITES[cfg.suite](cfg, seed)
+
+
+def make_replicates(cfg: DataConfig, replicates: int) -> Dataset:
+    """One draw per replicate (data seed cfg.seed + r), stacked on a leading axis."""
+    draws = [make_dataset(cfg, cfg.seed + r) for r in range(replicates)]
+    return Dataset(*(np.stack(parts) for parts in zip(*draws, strict=True)))
+
+
+def task_names(cfg: DataConfig) -> list[str]:
+    return [f"task{k}" for k in range(cfg.tasks)]

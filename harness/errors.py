@@ -1,0 +1,26 @@
+"""One-line messages for configuration errors raised by the harness, Hydra or OmegaConf."""
+
+from __future__ import annotations
+
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError
+
+from harness.config import ConfigError, schema_keys
+
+
+def one_line(error: BaseException) -> str:
+    if isinstance(error, ConfigError):
+        return str(error)
+    cause = error.__cause__ or error.__context__
+    for candidate in (error, cause):
+        full_key = getattr(candidate, "full_key", None)
+        if full_key and isinstance(candidate, ConfigKeyError | ConfigAttributeError):
+            section, _, _ = str(full_key).rpartition(".")
+            accepted = schema_keys(section)
+            hint = f"; accepted: {', '.join(accepted)}" if accepted else ""
+            return f"unknown config key '{full_key}'{hint}"
+        if full_key:
+            detail = str(candidate).splitlines()[0]
+            return f"{full_key}: {detail}"
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    detail = " ".join(lines[:2]) if lines else type(error).__name__
+    return f"{type(error).__name__}: {detail}"
