@@ -24,20 +24,21 @@ CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 def main(cfg: DictConfig) -> None:
+    hydra_cfg = HydraConfig.get()
     try:
         run = from_omegaconf(cfg)
-    except ConfigError as error:
-        # SystemExit passes through Hydra's job wrapper, which would add its own report.
-        print(f"error: {error}", file=sys.stderr)
-        discard_if_bookkeeping_only(HydraConfig.get().runtime.output_dir)
-        sys.exit(2)
-    from harness.job import run_job  # imports JAX; kept out of config-only paths
-    from harness.runtime import enable_compilation_cache
+        from harness.job import run_job  # imports JAX; kept out of config-only paths
+        from harness.runtime import enable_compilation_cache
 
-    enable_compilation_cache(run.runtime.cache_dir)
-    hydra_cfg = HydraConfig.get()
-    label = f"job {hydra_cfg.job.num}" if hydra_cfg.mode.name == "MULTIRUN" else "train"
-    result = run_job(run, label=label)
+        enable_compilation_cache(run.runtime.cache_dir)
+        label = f"job {hydra_cfg.job.num}" if hydra_cfg.mode.name == "MULTIRUN" else "train"
+        result = run_job(run, label=label)
+    except ConfigError as error:
+        # Bad configuration or data file: one line, no result folder. SystemExit passes
+        # through Hydra's job wrapper, which would otherwise add its own report.
+        print(f"error: {error}", file=sys.stderr)
+        discard_if_bookkeeping_only(hydra_cfg.runtime.output_dir)
+        sys.exit(2)
     result["overrides"] = list(hydra_cfg.overrides.task)
     write_json_atomic(Path(hydra_cfg.runtime.output_dir) / RESULT_FILE, result)
 
