@@ -11,6 +11,7 @@ masks, learning rate) are arguments, never constants of the compiled program.
 from __future__ import annotations
 
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -76,6 +77,22 @@ def _per_head(y: jnp.ndarray, groups: jnp.ndarray) -> jnp.ndarray:
     return jnp.moveaxis(y[:, groups], 1, 0)
 
 
+def network_keys(key: jax.Array, spec: ArmSpec, purpose: str) -> jax.Array:
+    """One key per network, from the arm's name and the network's tasks alone.
+
+    A network's initialisation and minibatches therefore do not depend on which other
+    networks (or arms) train beside it: network k of the vmapped `stl` arm is exactly
+    the network a solo run of task k trains.
+    """
+
+    def tag(text: str) -> int:
+        return zlib.crc32(text.encode()) & 0x7FFFFFFF
+
+    key = jax.random.fold_in(jax.random.fold_in(key, tag(spec.name)), tag(purpose))
+    ids = jnp.asarray([tag(repr(group)) for group in spec.groups], dtype=jnp.uint32)
+    return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, ids)
+
+
 class Program(NamedTuple):
     init: Callable
     chunk: Callable
@@ -96,9 +113,9 @@ def make_program(static: Static) -> Program:
 
     def init(key, data: Dataset, hp):
         states = {}
-        for i, spec in enumerate(static.arms):
+        for spec in static.arms:
             model, groups, _ = arm_parts(spec)
-            keys = jax.random.split(jax.random.fold_in(key, i), spec.networks)
+            keys = network_keys(key, spec, "init")
             params = jax.vmap(model.init, in_axes=(0, None))(keys, data.x_train[:1])
             opt_state = jax.vmap(make_optimizer(static.optimizer, hp).init)(params)
             y, m = (_per_head(a, groups) for a in label_view(spec.label_view, data.y_train, data.m_train))
@@ -138,7 +155,8 @@ def make_program(static: Static) -> Program:
 
         # Minibatch positions for the whole chunk in one draw (one RNG call instead of
         # one per step): uniform over each network's labelled rows, with replacement.
-        u = jax.random.uniform(jax.random.fold_in(key, start), (static.eval_every, spec.networks, static.batch_size))
+        keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(network_keys(key, spec, "batches"), start)
+        u = jax.vmap(lambda k: jax.random.uniform(k, (static.eval_every, static.batch_size)), out_axes=1)(keys)
         pos = jnp.minimum((u * s.count[:, None]).astype(jnp.int32), jnp.maximum(s.count[:, None] - 1, 0))
         (params, opt_state), losses = jax.lax.scan(step, (s.params, s.opt_state), pos)
         # Each head is early-stopped on its own validation loss (Caruana 1997, 7.1):
@@ -161,10 +179,9 @@ def make_program(static: Static) -> Program:
         optimizer = make_optimizer(static.optimizer, hp)
         start = state["step"]
         arms_out, curves = {}, {}
-        for i, spec in enumerate(static.arms):
-            key = jax.random.fold_in(state["key"], 1000 + i)
+        for spec in static.arms:
             arms_out[spec.name], curves[spec.name] = arm_chunk(
-                spec, state["arms"][spec.name], key, start, data, optimizer
+                spec, state["arms"][spec.name], state["key"], start, data, optimizer
             )
         return {"key": state["key"], "step": start + static.eval_every, "arms": arms_out}, curves
 
