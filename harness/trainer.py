@@ -204,7 +204,7 @@ def make_program(static: Static) -> Program:
 
 def _signature(args: Any) -> Any:
     leaves, treedef = jax.tree.flatten(args)
-    return treedef, tuple((np.shape(x), np.result_type(x)) for x in leaves)
+    return treedef, tuple((np.shape(x), getattr(x, "dtype", type(x))) for x in leaves)
 
 
 class Compiled:
