@@ -148,22 +148,26 @@ def budget(cfg: DataConfig, observed: np.ndarray, rng: np.random.Generator) -> n
     return mask
 
 
-def make(cfg: DataConfig, seed: int) -> Dataset:
-    table = load(cfg)
+def split_rows(cfg: DataConfig, table: Table, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """File rows of the training (in random order), validation and test splits of data seed `seed`."""
     n_val, n_test = split_sizes(cfg, table)
     rng = np.random.default_rng([seed, 0])
-    complete = np.flatnonzero(table.observed.all(axis=1))
-    held = rng.permutation(complete)[: n_val + n_test]
-    val, test = held[:n_val], held[n_val:]
+    held = rng.permutation(np.flatnonzero(table.observed.all(axis=1)))[: n_val + n_test]
     train = rng.permutation(np.setdiff1d(np.arange(len(table.y)), held))
-    for part, rows in (("validation", val), ("test", test)):
-        counts = table.y[rows].sum(axis=0)
-        one_class = np.flatnonzero((counts == 0) | (counts == len(rows)))
-        if one_class.size:
-            raise ConfigError(
-                f"{cfg.path}: column '{cfg.labels[one_class[0]]}' (label) has one class only in the {part} split "
-                f"of data seed {seed}; raise data.{'val' if part == 'validation' else 'test'}_fraction"
-            )
+    val, test = held[:n_val], held[n_val:]
+    counts = table.y[test].sum(axis=0)
+    one_class = np.flatnonzero((counts == 0) | (counts == len(test)))
+    if one_class.size:  # its test AUROC would be undefined
+        raise ConfigError(
+            f"{cfg.path}: column '{cfg.labels[one_class[0]]}' (label) has one class only in the test split "
+            f"of data seed {seed}; raise data.test_fraction"
+        )
+    return train, val, test
+
+
+def make(cfg: DataConfig, seed: int) -> Dataset:
+    table = load(cfg)
+    train, val, test = split_rows(cfg, table, seed)
     mean = table.x[train].mean(axis=0)
     std = table.x[train].std(axis=0)
     std = np.where(std > 0, std, 1.0)  # a constant column stays constant (zero)
@@ -171,5 +175,5 @@ def make(cfg: DataConfig, seed: int) -> Dataset:
     def features(rows: np.ndarray) -> np.ndarray:
         return ((table.x[rows] - mean) / std).astype(np.float32)
 
-    mask = budget(cfg, table.observed[train], rng)
+    mask = budget(cfg, table.observed[train], np.random.default_rng([seed, 1]))
     return Dataset(features(train), table.y[train], mask, features(val), table.y[val], features(test), table.y[test])
