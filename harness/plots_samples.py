@@ -48,7 +48,7 @@ def sample_figure(cfg: DataConfig, path: str | Path, count: int = 12, columns: i
     names = task_names(cfg)
     rows = -(-count // columns)
     lines = min(len(names), 6) if len(names) <= 6 else 2
-    fig, axes = plt.subplots(rows, columns, figsize=(1.9 * columns, (1.9 + 0.17 * lines) * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, columns, figsize=(1.9 * columns, (2.0 + 0.24 * lines) * rows), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= count:
