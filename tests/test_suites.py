@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run_config(**sections) -> object:
     """A validated RunConfig from plain dicts, as Hydra would compose it."""
-    return from_omegaconf({key: dict(value) for key, value in sections.items()})
+    return from_omegaconf(dict(sections))
 
 
 # --- scenes -------------------------------------------------------------------------
@@ -235,7 +236,7 @@ def test_table_bad_file_exits_with_one_line_and_no_result(tmp_path):
         cwd=ROOT,
         capture_output=True,
         text=True,
-        env={"JAX_PLATFORMS": "cpu", "PATH": "/usr/bin:/bin"},
+        env={**os.environ, "JAX_PLATFORMS": "cpu"},
     )
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"error: {path}: column 'a' (label) has values other than 0/1, true/false, " + (
