@@ -12,15 +12,12 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+from omegaconf import OmegaConf
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from omegaconf import OmegaConf  # noqa: E402
-
-from harness.config import DataConfig  # noqa: E402
-from harness.data import make_dataset, task_names  # noqa: E402
+from harness.config import DataConfig
+from harness.data import make_dataset, task_names
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf" / "data"
 
@@ -48,7 +45,8 @@ def sample_figure(cfg: DataConfig, path: str | Path, count: int = 12, columns: i
     names = task_names(cfg)
     rows = -(-count // columns)
     lines = min(len(names), 6) if len(names) <= 6 else 2
-    fig, axes = plt.subplots(rows, columns, figsize=(1.9 * columns, (2.0 + 0.24 * lines) * rows), squeeze=False)
+    fig = Figure(figsize=(1.9 * columns, (2.0 + 0.24 * lines) * rows))
+    axes = fig.subplots(rows, columns, squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= count:
@@ -62,7 +60,6 @@ def sample_figure(cfg: DataConfig, path: str | Path, count: int = 12, columns: i
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 

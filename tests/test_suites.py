@@ -313,3 +313,15 @@ def test_replicates_stack_with_their_own_draws(csv_path):
     d = make_replicates(table_cfg(csv_path), 2)
     assert d.x_train.shape == (2, 22, 2)
     assert not np.array_equal(d.y_test[0], d.y_test[1]) or not np.array_equal(d.x_test[0], d.x_test[1])
+
+
+def test_sample_figure_shows_labels_and_question_marks(tmp_path):
+    from harness.plots_samples import label_text, sample_figure, suite_config
+
+    assert label_text(["pedestrian", "car"], np.array([1.0, 0.0]), np.array([1.0, 0.0])) == "pedestrian: 1\ncar: ?"
+    names = [f"digit_{d}" for d in range(10)]
+    y, m = np.eye(10)[3] + np.eye(10)[7], np.ones(10) - np.eye(10)[5]
+    assert label_text(names, y, m) == "1: 3 7\n?: 5"
+    cfg = suite_config("digits", pool=12, n_per_task=12, n_val=4, n_test=4, missing=0.3)
+    path = sample_figure(cfg, tmp_path / "digits.png", count=6, columns=3)
+    assert path.read_bytes()[:4] == b"\x89PNG"

@@ -98,8 +98,9 @@ def _load(path: str, stamp: float, labels: tuple[str, ...], features: tuple[str,
     for name in features:
         column = frame[name]
         if not pd.api.types.is_numeric_dtype(column.dtype):
-            example = column[pd.to_numeric(column, errors="coerce").isna() & column.notna()].astype(str).iloc[0]
-            raise ConfigError(f"{path}: column '{name}' (feature) is not numeric, e.g. {example!r}")
+            text = column[pd.to_numeric(column, errors="coerce").isna() & column.notna()].astype(str)
+            example = f", e.g. {text.iloc[0]!r}" if len(text) else " (numbers stored as text)"
+            raise ConfigError(f"{path}: column '{name}' (feature) is not numeric{example}")
         if column.isna().any():
             raise ConfigError(f"{path}: column '{name}' (feature) has {int(column.isna().sum())} empty cells")
     parsed = [_labels(path, name, frame[name]) for name in labels]
