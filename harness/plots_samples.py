@@ -48,9 +48,11 @@ def sample_figure(cfg: DataConfig, path: str | Path, count: int = 12, columns: i
     fig = Figure(figsize=(1.9 * columns, (2.0 + 0.24 * lines) * rows))
     axes = fig.subplots(rows, columns, squeeze=False)
     for i, ax in enumerate(axes.flat):
-        ax.axis("off")
         if i >= count:
+            ax.axis("off")
             continue
+        ax.set_xticks([])
+        ax.set_yticks([])
         image = data.x_train[i]
         grey = image.shape[-1] == 1
         ax.imshow(image[..., 0] if grey else image, cmap="gray_r" if grey else None, interpolation="nearest")
