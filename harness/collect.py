@@ -111,7 +111,10 @@ def collect(root: str | Path) -> Collection:
     if not root.is_dir():
         raise CollectError(f"{root}: not a folder")
     with_result, without = find_jobs(root)
-    problems = [Problem(_job_name(root, f), "missing", f"no {RESULT_FILE} (job killed, failed or still running)") for f in without]
+    problems = [
+        Problem(_job_name(root, f), "missing", f"no {RESULT_FILE} (job killed, failed or still running)")
+        for f in without
+    ]
     problems += _never_started(root, with_result + without)
 
     jobs, records = [], []
@@ -171,7 +174,9 @@ def _never_started(root: Path, seen: list[Path]) -> list[Problem]:
     except Exception:  # noqa: BLE001 - an unreadable manifest only loses this check
         return []
     present = {f.name for f in seen if f.parent == root}
-    return [Problem(str(n), "missing", "job never started (no folder)") for n in range(expected) if str(n) not in present]
+    return [
+        Problem(str(n), "missing", "job never started (no folder)") for n in range(expected) if str(n) not in present
+    ]
 
 
 def expected_jobs(manifest: Path) -> int:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.collect import Collection, CollectError, collect, write_table
+from harness.collect import CollectError, Collection, collect, write_table
 from harness.studies import Section, analyse
 
 CONVENTIONS = """\
@@ -64,9 +64,9 @@ def _ci(row, name: str, digits: int) -> str:
 
 def machine(collections: list[Collection]) -> str:
     env = collections[0].jobs.iloc[0]
-    device = env.get("environment.device", "unknown")
+    kind, device = env.get("environment.platform", "?"), env.get("environment.device", "?")
     return (
-        f"{platform.node() or 'unknown host'}: {env.get('environment.platform', '?')} ({device}), "
+        f"{platform.node() or 'unknown host'}: {kind if kind == device else f'{kind} ({device})'}, "
         f"{env.get('environment.cpu_count', '?')} CPU cores, jax {env.get('environment.jax', '?')}"
     )
 

@@ -53,9 +53,10 @@ def paired(
 ) -> pd.DataFrame:
     """Per (keys, task, seed): the two arms' values and gain (positive = `shared` did better).
 
-    Rows where either arm is missing are dropped (a pair needs both).
+    Rows where either arm is missing are dropped (a pair needs both). Pairs never cross
+    jobs; jobs that share `keys` (a key swept but not asked for) are kept side by side.
     """
-    index = [*keys, "task", "seed"]
+    index = [*keys, *(["job"] if "job" in table else []), "task", "seed"]
     rows = table[(table["metric"] == metric) & table["arm"].isin([shared, separate])]
     wide = rows.pivot_table(index=index, columns="arm", values="value", aggfunc="first").dropna()
     if shared not in wide or separate not in wide:

@@ -111,7 +111,9 @@ def analyse_capacity(c: Collection, out: Path) -> Section:
             ax = axes[row][col]
             for arm in arms:
                 label, color, style = plots.ARM_STYLE[arm]
-                plots.band(ax, curves[(curves["data.tasks"] == k) & (curves["arm"] == arm)], "model.width", label, color, style)
+                plots.band(
+                    ax, curves[(curves["data.tasks"] == k) & (curves["arm"] == arm)], "model.width", label, color, style
+                )
             plots.log2_axis(ax, widths)
             ax.set_xlabel("hidden width per network (units)")
             ax.set_ylabel(f"mean per-task {plots.METRIC_LABEL[metric]}")
@@ -148,7 +150,9 @@ def analyse_capacity(c: Collection, out: Path) -> Section:
         ax.legend(fontsize=8)
     section.figures.append(
         (
-            plots.save(fig, out / "capacity_gain.png", "Gain of sharing against width (positive = sharing helped)").name,
+            plots.save(
+                fig, out / "capacity_gain.png", "Gain of sharing against width (positive = sharing helped)"
+            ).name,
             "Paired gain of sharing per task and seed, averaged over tasks, against width; dotted verticals mark "
             "the crossover width where the gain turns positive (log-interpolated). Right: the shared network "
             f"widened to the separate networks' total parameter count. {held_equal(c)}",
@@ -175,7 +179,7 @@ def analyse_capacity(c: Collection, out: Path) -> Section:
         )
     )
     found = {k: x for k, x in crossings.items() if x is not None}
-    cross_text = ", ".join(f"K={k}: {'%.1f' % x if x is not None else 'none'}" for k, x in crossings.items())
+    cross_text = ", ".join(f"K={k}: {f'{x:.1f}' if x is not None else 'none'}" for k, x in crossings.items())
     if len(found) >= 2:
         ordered = [found[k] for k in sorted(found)]
         grows = "yes" if all(b >= a for a, b in zip(ordered, ordered[1:], strict=False)) else "no"
@@ -325,7 +329,7 @@ def analyse_relatedness(c: Collection, out: Path) -> Section:
                 f"Relatedness (Ma et al. 2018), K={k}: related tasks help, unrelated ones hurt",
                 "gain > 0 at high rho, < 0 (negative transfer) at rho = 0",
                 f"gain (nats) at rho={low['data.relatedness']:g}: {fmt_row(low)}; at rho={high['data.relatedness']:g}:"
-                f" {fmt_row(high)}; turns positive at rho = {'%.2f' % x if x is not None else 'n/a'}",
+                f" {fmt_row(high)}; turns positive at rho = {f'{x:.2f}' if x is not None else 'n/a'}",
                 holds,
             )
         )
@@ -419,7 +423,8 @@ def analyse_help_hurt_map(c: Collection, out: Path) -> Section:
     signs = cells.apply(sign_of, axis=1)
     hurt = cells[signs < 0]
     where = ", ".join(
-        f"(w={r['model.width']:g}, n={r['data.n_per_task']:g}, rho={r['data.relatedness']:g})" for _, r in hurt.iterrows()
+        f"(w={r['model.width']:g}, n={r['data.n_per_task']:g}, rho={r['data.relatedness']:g})"
+        for _, r in hurt.iterrows()
     )
     by_rho = cells.groupby("data.relatedness")["mean"].mean()
     by_n = cells.groupby("data.n_per_task")["mean"].mean()
@@ -432,7 +437,7 @@ def analyse_help_hurt_map(c: Collection, out: Path) -> Section:
             f"{' at ' + where if where else ''}; mean gain at rho={by_rho.index[0]:g}: {by_rho.iloc[0]:+.3f}, "
             f"rho={by_rho.index[-1]:g}: {by_rho.iloc[-1]:+.3f}; at n={by_n.index[0]:g}: {by_n.iloc[0]:+.3f}, "
             f"n={by_n.index[-1]:g}: {by_n.iloc[-1]:+.3f}",
-            "yes" if pattern and len(hurt) else "partly" if pattern else "no",
+            "yes" if pattern and len(hurt) else "partly" if pattern else "unclear" if not signs.any() else "no",
         )
     )
     section.summary = point_summary(table, keys)
@@ -483,4 +488,9 @@ ANALYSES: dict[str, Callable[[Collection, Path], Section]] = {
 def analyse(c: Collection, out: Path) -> Section:
     """The study's own analysis if the sweep ran one (+experiment=NAME), else the generic one."""
     name = (c.study or "").rsplit("/", 1)[-1]
-    return ANALYSES.get(name, analyse_sweep)(c, out)
+    section = ANALYSES.get(name, analyse_sweep)(c, out)
+    shown = set(section.summary.columns) if section.summary is not None else set()
+    pooled = [k for k in c.swept if k not in shown and k != "arms"]
+    if pooled:
+        section.notes.append(f"Also swept, and pooled in these figures: {', '.join(pooled)}.")
+    return section

@@ -54,7 +54,12 @@ def test_collect_keeps_good_jobs_and_lists_the_rest(sweep, tmp_path):
     assert sorted(c.table["model.width"].unique()) == [4, 16]
     # 2 jobs x 2 arms x 2 tasks x 2 seeds x 5 metrics
     assert len(c.table) == 80
-    assert {(p.job, p.kind) for p in c.problems} == {("2", "corrupt"), ("3", "failed"), ("4", "missing"), ("5", "diverged")}
+    assert {(p.job, p.kind) for p in c.problems} == {
+        ("2", "corrupt"),
+        ("3", "failed"),
+        ("4", "missing"),
+        ("5", "diverged"),
+    }
     assert c.study == "capacity"
     row = c.table[(c.table["arm"] == "stl") & (c.table["job"] == "0")].iloc[0]
     assert row["arm_params"] == 120 and row["task_name"] == "task0"
