@@ -5,6 +5,13 @@ import json
 import pytest
 
 from harness.collect import CollectError, collect, write_table
+from harness.config import RunConfig, to_dict
+
+
+def config(width: int, tasks: int) -> dict:
+    run = RunConfig()
+    run.model.width, run.data.tasks, run.train.seeds = width, tasks, 2
+    return to_dict(run)
 
 
 def payload(width: int, status: str = "ok", seeds: int = 2, tasks: int = 2) -> dict:
@@ -17,7 +24,7 @@ def payload(width: int, status: str = "ok", seeds: int = 2, tasks: int = 2) -> d
         "schema_version": 1,
         "status": status,
         "error": "boom" if status == "failed" else None,
-        "config": {"arms": ["mtl", "stl"], "data": {"tasks": tasks}, "model": {"width": width}, "train": {"seeds": 2}},
+        "config": config(width, tasks),
         "overrides": ["+experiment=capacity", f"model.width={width}"],
         "task_names": [f"task{t}" for t in range(tasks)],
         "arms": {"mtl": {"networks": 1, "params_per_network": 100, "width": width},
@@ -82,3 +89,21 @@ def test_collect_without_any_usable_result_is_one_line_error(tmp_path):
         collect(tmp_path)
     with pytest.raises(CollectError, match="not a folder"):
         collect(tmp_path / "nope")
+
+
+def test_report_cli_on_a_folder_without_results_is_one_line_and_status_2(tmp_path, capsys):
+    from harness.report import main
+
+    job(tmp_path, 0, None)
+    assert main([str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err
+
+
+def test_report_on_a_sweep_with_bad_jobs_lists_them(sweep, tmp_path):
+    from harness.report import main
+
+    assert main([str(sweep), "--out", str(tmp_path / "rep")]) == 0
+    text = (tmp_path / "rep" / "REPORT.md").read_text()
+    assert "## Jobs left out" in text and "| 2 | corrupt |" in text
+    assert (tmp_path / "rep" / "tables" / "capacity" / "results.csv").exists()
