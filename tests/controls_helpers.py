@@ -38,15 +38,25 @@ def static(arms: tuple[str, ...], eval_every: int = 5, tasks: int = TINY.tasks, 
     )
 
 
-def run_chunks(spec: Static, data: Dataset, chunks: int, lr: float = 1e-2, pretrain_steps: int = 0) -> list[dict]:
-    """The state after init and after each chunk, for one replicate (no replicate axis)."""
+def run_chunks(
+    spec: Static, data: Dataset, chunks: int, lr: float = 1e-2, pretrain_steps: int = 0, prepare=lambda state: state
+) -> list[dict]:
+    """The state after init (edited by `prepare`) and after each chunk, for one replicate (no replicate axis)."""
     program = make_program(spec)
     hp = hyperparams(lr, 0.0, pretrain_steps)
     data = jax.tree.map(jnp.asarray, data)
-    state = jax.jit(program.init)(jax.random.PRNGKey(0), data, hp)
+    state = prepare(jax.jit(program.init)(jax.random.PRNGKey(0), data, hp))
     chunk = jax.jit(program.chunk)
     states = [state]
     for _ in range(chunks):
         state, _ = chunk(state, data, hp)
         states.append(state)
     return states
+
+
+def same_heads(state: dict) -> dict:
+    """Give arm mtl's head 1 head 0's weights: with duplicated tasks, the two losses are then one function."""
+    heads = state["arms"]["mtl"].params["params"]["heads"]
+    for name in ("kernel", "bias"):
+        heads[name] = heads[name].at[..., 1].set(heads[name][..., 0])
+    return state

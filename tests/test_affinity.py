@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from controls_helpers import PAIR, run_chunks, static, tiny_data
+from controls_helpers import PAIR, run_chunks, same_heads, static, tiny_data
 
 from harness.config import ConfigError, RunConfig, TrainConfig, validate
 from harness.gradients import lookahead_affinity
@@ -40,9 +40,10 @@ def test_affinity_is_undefined_for_a_task_without_labels_in_the_batch():
 
 def test_measured_affinity_between_two_copies_of_a_task_is_positive():
     spec = static(("mtl",), tasks=2, affinity_every=1)
-    arm = run_chunks(spec, tiny_data(PAIR, duplicate=True), 1)[-1]["arms"]["mtl"]
+    arm = run_chunks(spec, tiny_data(PAIR, duplicate=True), 1, prepare=same_heads)[-1]["arms"]["mtl"]
     assert np.all(np.asarray(arm.affinity_count) == 5)  # every step of the 5-step chunk
     z = np.asarray(arm.affinity_sum / arm.affinity_count)[0]
+    np.testing.assert_allclose(z, np.full((2, 2), z[0, 0]), rtol=1e-4)  # one loss function, twice
     assert z[0, 1] > 0 and z[1, 0] > 0
 
 

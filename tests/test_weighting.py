@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from controls_helpers import PAIR, run_chunks, static, tiny_data
+from controls_helpers import PAIR, run_chunks, same_heads, static, tiny_data
 
 from harness.config import ConfigError, RunConfig, TrainConfig, validate
 from harness.gradients import pcgrad, pcgrad_grads, uncertainty_total
@@ -41,10 +41,11 @@ def test_pcgrad_touches_the_trunk_only():
 
 
 def test_weighting_options_in_the_trainer():
-    """Identical tasks never conflict, so PCGrad trains exactly like equal weights; uncertainty moves log_var."""
+    """Copies of a task on equal heads never conflict: PCGrad trains like equal weights; uncertainty moves log_var."""
     data = tiny_data(PAIR, duplicate=True)
     equal, pc = (
-        run_chunks(static(("mtl",), tasks=2, weighting=w), data, 1)[-1]["arms"]["mtl"] for w in ("equal", "pcgrad")
+        run_chunks(static(("mtl",), tasks=2, weighting=w), data, 1, prepare=same_heads)[-1]["arms"]["mtl"]
+        for w in ("equal", "pcgrad")
     )
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6), equal.params, pc.params)
     assert not np.any(np.asarray(equal.log_var))
