@@ -8,8 +8,8 @@
   training each pair of tasks together (experiments/affinity.yaml).
 
 Gains are paired per seed (same data draw and seed for both arms) and positive when the named
-arm did better: baseline test log loss minus the arm's. Intervals are two-sided 95% t intervals
-over seeds.
+arm did better: the baseline's test log loss minus the arm's, or the arm's test AUROC minus the
+baseline's. Intervals are two-sided 95% t intervals over seeds.
 
     python -m harness.plots_controls {transfer,weighting,affinity} SWEEP_DIR [--out DIR]
 """
@@ -30,6 +30,8 @@ import pandas as pd  # noqa: E402
 from scipy import stats  # noqa: E402
 
 TRANSFER_ARMS = ("mtl", "mtl_shuffled", "transfer_head", "transfer_full")
+METRICS = {"test_bce": "test log loss", "test_auroc": "test AUROC"}
+LOWER_IS_BETTER = {"test_bce"}
 
 
 def load(sweep: str | Path) -> list[dict]:
@@ -66,9 +68,10 @@ def fmt(mean: float, low: float, high: float) -> str:
 
 
 def gains(table: pd.DataFrame, arm: str, baseline: str, by: list[str], metric: str = "test_bce") -> pd.DataFrame:
-    """Per (by, seed): baseline's minus arm's `metric`, averaged over the tasks both report."""
+    """Per (by, seed): how much better `arm` did than `baseline` on `metric`, averaged over the tasks both report."""
     wide = table.pivot_table(index=[*by, "task", "seed"], columns="arm", values=metric, aggfunc="mean")
-    gain = (wide[baseline] - wide[arm]).dropna().rename("gain").reset_index()
+    sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
+    gain = (sign * (wide[arm] - wide[baseline])).dropna().rename("gain").reset_index()
     return gain.groupby([*by, "seed"], as_index=False)["gain"].mean()
 
 
@@ -98,19 +101,23 @@ VERDICT_HEADER = "| comparison | what it tests | gain, mean [95% CI] | outcome |
 
 
 def transfer_figure(summary: pd.DataFrame, path: Path) -> Path:
-    """Gain over separate training of the target task against its labels, one panel per source size."""
+    """Gain over separate training of the target task against its labels: a row per metric, a column per source size."""
     sources = sorted(summary["n_other"].unique())
-    fig, axes = plt.subplots(1, len(sources), figsize=(5 * len(sources), 3.8), squeeze=False, sharey=True)
-    for ax, n_other in zip(axes[0], sources, strict=True):
-        for arm in TRANSFER_ARMS:
-            part = summary[(summary["n_other"] == n_other) & (summary["arm"] == arm)].sort_values("n_target")
-            ax.plot(part["n_target"], part["mean"], marker="o", label=arm)
-            ax.fill_between(part["n_target"], part["low"], part["high"], alpha=0.2)
-        ax.axhline(0.0, color="black", linewidth=0.8)
-        ax.set_xscale("log")
-        ax.set_xlabel("target task's training labels")
-        ax.set_title(f"{n_other} labels per source task")
-    axes[0][0].set_ylabel("gain over separate net (test log loss)")
+    fig, axes = plt.subplots(len(METRICS), len(sources), figsize=(5 * len(sources), 3.6 * len(METRICS)), squeeze=False)
+    for row, (metric, label) in enumerate(METRICS.items()):
+        for ax, n_other in zip(axes[row], sources, strict=True):
+            for arm in TRANSFER_ARMS:
+                part = summary[
+                    (summary["n_other"] == n_other) & (summary["arm"] == arm) & (summary["metric"] == metric)
+                ]
+                part = part.sort_values("n_target")
+                ax.plot(part["n_target"], part["mean"], marker="o", label=arm)
+                ax.fill_between(part["n_target"], part["low"], part["high"], alpha=0.2)
+            ax.axhline(0.0, color="black", linewidth=0.8)
+            ax.set_xscale("log")
+            ax.set_xlabel("target task's training labels")
+            ax.set_title(f"{n_other} labels per source task", fontsize=10)
+        axes[row][0].set_ylabel(f"gain over stl ({label})")
     axes[0][-1].legend(fontsize=8)
     fig.suptitle("Target task: shared, shuffle control and transfer vs separate (same steps per network)")
     fig.tight_layout()
@@ -123,33 +130,43 @@ def analyse_transfer(payloads: list[dict], out: Path) -> str:
     table = records(payloads, {"n_target": "data.n_target", "n_other": "data.n_other", "target": "data.target"})
     table = table[table["task"] == table["target"]]
     by = ["n_other", "n_target"]
-    per_arm = [summarize(gains(table, arm, "stl", by), by).assign(arm=arm) for arm in TRANSFER_ARMS]
-    summary = pd.concat(per_arm, ignore_index=True)
+    summary = pd.concat(
+        [
+            summarize(gains(table, arm, "stl", by, m), by).assign(arm=arm, metric=m)
+            for m in METRICS
+            for arm in TRANSFER_ARMS
+        ],
+        ignore_index=True,
+    )
     figure = transfer_figure(summary, out / "transfer_vs_mtl.png")
-    lines = [
-        f"![transfer]({figure.name})",
-        "",
-        "| source labels/task | target labels | " + " | ".join(TRANSFER_ARMS) + " |",
-    ]
-    lines.append("| --- | --- |" + " --- |" * len(TRANSFER_ARMS))
-    for (n_other, n_target), part in summary.groupby(by):
-        cells = [fmt(*part[part["arm"] == arm][["mean", "low", "high"]].iloc[0]) for arm in TRANSFER_ARMS]
-        lines.append(f"| {n_other} | {n_target} | " + " | ".join(cells) + " |")
+    lines = [f"![transfer]({figure.name})"]
+    for metric, label in METRICS.items():
+        lines += [
+            "",
+            f"Gain over stl, {label}:",
+            "",
+            "| source labels/task | target labels | " + " | ".join(TRANSFER_ARMS) + " |",
+        ]
+        lines.append("| --- | --- |" + " --- |" * len(TRANSFER_ARMS))
+        for (n_other, n_target), part in summary[summary["metric"] == metric].groupby(by):
+            cells = [fmt(*part[part["arm"] == arm][["mean", "low", "high"]].iloc[0]) for arm in TRANSFER_ARMS]
+            lines.append(f"| {n_other} | {n_target} | " + " | ".join(cells) + " |")
     few, most = summary["n_target"].min(), summary["n_other"].max()
-    at = summary[(summary["n_target"] == few) & (summary["n_other"] == most)].set_index("arm")
-    full_vs_mtl = summarize(
-        gains(table.assign(arm=table["arm"].replace({"mtl": "base"})), "transfer_full", "base", by), by
-    ).set_index(by)
-    lines += ["", VERDICT_HEADER]
-    lines.append(verdict("mtl vs stl", at.loc["mtl"], f"sharing helps a target with {few} labels ({most}/source task)"))
-    lines.append(
-        verdict("mtl_shuffled vs stl", at.loc["mtl_shuffled"], "negative control: shuffled sources give no gain")
-    )
-    lines.append(verdict("transfer_head vs stl", at.loc["transfer_head"], "pretrain + new head helps the target"))
-    lines.append(verdict("transfer_full vs stl", at.loc["transfer_full"], "pretrain + fine-tune all helps the target"))
-    lines.append(
-        verdict("transfer_full vs mtl", full_vs_mtl.loc[(most, few)], "fine-tuning beats sharing at the same steps")
-    )
+    vs_mtl = table.assign(arm=table["arm"].replace({"mtl": "base"}))
+    lines += ["", f"At {few} target labels and {most} labels per source task:", "", VERDICT_HEADER]
+    for metric, label in METRICS.items():
+        at = summary[(summary["n_target"] == few) & (summary["n_other"] == most) & (summary["metric"] == metric)]
+        at = at.set_index("arm")
+        full_vs_mtl = summarize(gains(vs_mtl, "transfer_full", "base", by, metric), by).set_index(by).loc[(most, few)]
+        lines.append(verdict(f"mtl vs stl ({label})", at.loc["mtl"], "sharing helps the few-label target"))
+        lines.append(
+            verdict(f"mtl_shuffled vs stl ({label})", at.loc["mtl_shuffled"], "negative control: expect no gain")
+        )
+        lines.append(verdict(f"transfer_head vs stl ({label})", at.loc["transfer_head"], "pretrain + new head helps"))
+        lines.append(
+            verdict(f"transfer_full vs stl ({label})", at.loc["transfer_full"], "pretrain + fine-tune all helps")
+        )
+        lines.append(verdict(f"transfer_full vs mtl ({label})", full_vs_mtl, "fine-tuning beats sharing, same steps"))
     return "\n".join(lines)
 
 
@@ -157,44 +174,56 @@ def analyse_weighting(payloads: list[dict], out: Path) -> str:
     table = records(payloads, {"weighting": "train.weighting", "rho": "data.relatedness"})
     shared = table[table["arm"] == "mtl"].assign(arm=lambda t: t["weighting"])
     by = ["rho"]
-    rows = [summarize(gains(shared, w, "equal", by), by).assign(weighting=w) for w in ("uncertainty", "pcgrad")]
-    vs_equal = pd.concat(rows, ignore_index=True)
-    sharing = pd.concat(
+    weightings = ("equal", "uncertainty", "pcgrad")
+    vs_equal = pd.concat(
         [
-            summarize(gains(table[table["weighting"] == w], "mtl", "stl", by), by).assign(weighting=w)
-            for w in ("equal", "uncertainty", "pcgrad")
+            summarize(gains(shared, w, "equal", by, m), by).assign(weighting=w, metric=m)
+            for m in METRICS
+            for w in weightings[1:]
         ],
         ignore_index=True,
     )
-    fig, ax = plt.subplots(figsize=(6, 3.8))
+    sharing = pd.concat(
+        [
+            summarize(gains(table[table["weighting"] == w], "mtl", "stl", by, m), by).assign(weighting=w, metric=m)
+            for m in METRICS
+            for w in weightings
+        ],
+        ignore_index=True,
+    )
+    fig, axes = plt.subplots(1, len(METRICS), figsize=(6 * len(METRICS), 3.8), squeeze=False)
     rhos = sorted(sharing["rho"].unique())
-    for i, w in enumerate(("equal", "uncertainty", "pcgrad")):
-        part = sharing[sharing["weighting"] == w].set_index("rho").loc[rhos]
-        x = np.arange(len(rhos)) + (i - 1) * 0.25
-        ax.bar(x, part["mean"], width=0.25, label=w, yerr=[part["mean"] - part["low"], part["high"] - part["mean"]])
-    ax.set_xticks(np.arange(len(rhos)), [f"rho={r}" for r in rhos])
-    ax.axhline(0.0, color="black", linewidth=0.8)
-    ax.set_ylabel("gain of mtl over stl (test log loss)")
-    ax.set_title("Shared network under each loss weighting, mean over tasks")
-    ax.legend(fontsize=8)
+    for ax, (metric, label) in zip(axes[0], METRICS.items(), strict=True):
+        for i, w in enumerate(weightings):
+            part = sharing[(sharing["weighting"] == w) & (sharing["metric"] == metric)].set_index("rho").loc[rhos]
+            x = np.arange(len(rhos)) + (i - 1) * 0.25
+            ax.bar(x, part["mean"], width=0.25, label=w, yerr=[part["mean"] - part["low"], part["high"] - part["mean"]])
+        ax.set_xticks(np.arange(len(rhos)), [f"rho={r}" for r in rhos])
+        ax.axhline(0.0, color="black", linewidth=0.8)
+        ax.set_ylabel(f"gain of mtl over stl ({label})")
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle("Shared network under each loss weighting, mean over tasks")
     fig.tight_layout()
     fig.savefig(out / "weighting.png", dpi=120)
     plt.close(fig)
     lines = [
         "![weighting](weighting.png)",
         "",
-        "| rho | weighting | gain of mtl over stl | gain over equal weights |",
-        "| --- | --- | --- | --- |",
+        "| metric | rho | weighting | gain of mtl over stl | gain over equal weights |",
     ]
+    lines.append("| --- | --- | --- | --- | --- |")
     for row in sharing.itertuples():
-        other = vs_equal[(vs_equal["rho"] == row.rho) & (vs_equal["weighting"] == row.weighting)]
+        other = vs_equal[
+            (vs_equal["rho"] == row.rho) & (vs_equal["weighting"] == row.weighting) & (vs_equal["metric"] == row.metric)
+        ]
         over = fmt(*other[["mean", "low", "high"]].iloc[0]) if len(other) else "(reference)"
-        lines.append(f"| {row.rho} | {row.weighting} | {fmt(row.mean, row.low, row.high)} | {over} |")
+        lines.append(
+            f"| {METRICS[row.metric]} | {row.rho} | {row.weighting} | {fmt(row.mean, row.low, row.high)} | {over} |"
+        )
     lines += ["", VERDICT_HEADER]
     for row in vs_equal.itertuples():
-        lines.append(
-            verdict(f"{row.weighting} vs equal, rho={row.rho}", row._asdict(), "beats equal weights (mean over tasks)")
-        )
+        name = f"{row.weighting} vs equal, rho={row.rho} ({METRICS[row.metric]})"
+        lines.append(verdict(name, row._asdict(), "beats equal weights (mean over tasks)"))
     return "\n".join(lines)
 
 

@@ -16,16 +16,20 @@ def test_transfer_verdicts_follow_the_paired_gains(tmp_path):
     for n_target in (10, 100):
         config = {"data": {"n_target": n_target, "n_other": 1000, "target": 0}}
         rows = [
-            {"arm": arm, "task": 0, "seed": s, "test_bce": loss + 0.01 * s * (arm == "mtl_shuffled")}
+            {"arm": arm, "task": 0, "seed": s, "test_bce": loss + 0.01 * s * (arm == "mtl_shuffled"), "test_auroc": 0.7}
             for arm, loss in losses.items()
             for s in range(3)
         ]
-        rows += [{"arm": "stl", "task": 1, "seed": s, "test_bce": 9.0} for s in range(3)]  # not the target
+        rows += [
+            {"arm": "stl", "task": 1, "seed": s, "test_bce": 9.0, "test_auroc": 0.1} for s in range(3)
+        ]  # not target
         jobs.append(payload(config, rows))
     text = analyse_transfer(jobs, tmp_path)
-    assert "| mtl vs stl | sharing helps a target with 10 labels (1000/source task) | +0.1000" in text
-    assert "mtl_shuffled vs stl" in text and "no detectable difference (CI contains 0)" in text
-    assert "| transfer_full vs mtl | fine-tuning beats sharing at the same steps | -0.2000" in text
+    assert "At 10 target labels and 1000 labels per source task" in text
+    assert "| mtl vs stl (test log loss) | sharing helps the few-label target | +0.1000" in text
+    assert "| mtl_shuffled vs stl (test log loss) |" in text and "no detectable difference (CI contains 0)" in text
+    assert "| transfer_full vs mtl (test log loss) | fine-tuning beats sharing, same steps | -0.2000" in text
+    assert "| transfer_head vs stl (test AUROC) | pretrain + new head helps | +0.0000" in text
     assert (tmp_path / "transfer_vs_mtl.png").exists()
 
 
