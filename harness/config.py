@@ -22,7 +22,20 @@ SUITES = ("synthetic", "scenes", "digits", "table")
 MODEL_KINDS = ("mlp", "cnn")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 # Arms that train one network per group of tasks; see harness/arms.py.
-ARMS = ("mtl", "stl", "mtl_drop", "mtl_zero", "mtl_equal_params")
+ARMS = (
+    "mtl",
+    "stl",
+    "mtl_drop",
+    "mtl_zero",
+    "mtl_equal_params",
+    "mtl_shuffled",
+    "transfer_head",
+    "transfer_full",
+    "pairs",
+)
+# Arms that need at least two tasks: an auxiliary or source task, or a partner.
+MULTI_TASK_ARMS = ("mtl_shuffled", "transfer_head", "transfer_full", "pairs")
+WEIGHTINGS = ("equal", "uncertainty", "pcgrad")  # see harness/gradients.py
 
 
 @dataclass
@@ -77,6 +90,14 @@ class TrainConfig:
     eval_every: int = 50
     seeds: int = 3
     seed: int = 0
+    weighting: str = "equal"
+    pretrain_fraction: float = 0.5
+    affinity_every: int = 0
+
+    @property
+    def pretrain_steps(self) -> int:
+        """Steps the transfer arms spend on the source tasks; the rest fine-tune the target."""
+        return round(self.pretrain_fraction * self.steps)
 
 
 @dataclass
@@ -231,6 +252,25 @@ def validate(run: RunConfig) -> None:
         f"a multiple of train.eval_every={t.eval_every}",
     )
     _check(t.seeds >= 1, "train.seeds", t.seeds, "an integer >= 1")
+    for arm in run.arms:
+        _check(arm not in MULTI_TASK_ARMS or d.tasks >= 2, "data.tasks", d.tasks, f"an integer >= 2 with arm {arm}")
+    _check(t.weighting in WEIGHTINGS, "train.weighting", t.weighting, f"one of {', '.join(WEIGHTINGS)}")
+    _check(
+        1 <= t.pretrain_steps <= t.steps - 1 or not {"transfer_head", "transfer_full"} & set(run.arms),
+        "train.pretrain_fraction",
+        t.pretrain_fraction,
+        f"a fraction leaving at least one pretraining and one fine-tuning step of train.steps={t.steps}",
+    )
+    _check(t.affinity_every >= 0, "train.affinity_every", t.affinity_every, "an integer >= 0 (0: off)")
+    if t.affinity_every:
+        _check("mtl" in run.arms, "train.affinity_every", t.affinity_every, "0 unless arm mtl is trained")
+        _check(d.tasks >= 2, "data.tasks", d.tasks, "an integer >= 2 when train.affinity_every > 0")
+        _check(
+            t.eval_every % t.affinity_every == 0,
+            "train.affinity_every",
+            t.affinity_every,
+            f"a divisor of train.eval_every={t.eval_every}",
+        )
 
 
 def to_dict(run: RunConfig) -> dict:
