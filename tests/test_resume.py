@@ -11,26 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
+from sweeps import ROOT, assert_nothing_corrupt, assert_same_records, cli_command, records
 
 from harness import resume
 from harness.config import RunConfig
 from harness.job import failed_payload
 from harness.results import RESULT_FILE, write_json_atomic
-
-ROOT = Path(__file__).resolve().parent.parent
-TINY = [
-    "train.steps=20",
-    "train.eval_every=10",
-    "train.seeds=2",
-    "model.width=8",
-    "data.tasks=2",
-    "data.dim=4",
-    "data.pool=64",
-    "data.n_per_task=32",
-    "data.n_val=16",
-    "data.n_test=32",
-    "runtime.progress=false",
-]
 
 
 def fake_run_job(run: RunConfig, progress=None, label="train") -> dict:
@@ -126,61 +112,6 @@ def test_completed_requires_final_status_schema_and_hash(tmp_path):
         assert resume.completed(tmp_path, run) is expected
     (tmp_path / RESULT_FILE).write_text("{")
     assert not resume.completed(tmp_path, run)
-
-
-def records(sweep: Path) -> dict[int, list[dict]]:
-    out = {}
-    for path in sorted(sweep.glob(f"*/{RESULT_FILE}")):
-        result = json.loads(path.read_text())
-        assert result["status"] == "ok"
-        out[int(path.parent.name)] = result["records"]
-    return out
-
-
-def assert_same_records(a: dict[int, list[dict]], b: dict[int, list[dict]]) -> None:
-    assert a.keys() == b.keys()
-    for job in a:
-        assert len(a[job]) == len(b[job])
-        for x, y in zip(a[job], b[job], strict=True):
-            assert {k: x[k] for k in ("arm", "task", "network", "seed")} == {
-                k: y[k] for k in ("arm", "task", "network", "seed")
-            }
-            for name in ("test_bce", "test_acc", "test_auroc", "val_bce"):
-                assert x[name] == pytest.approx(y[name], rel=1e-4, abs=1e-5), (job, name)
-
-
-def assert_nothing_corrupt(sweep: Path) -> None:
-    import yaml
-
-    assert not [p for p in sweep.rglob("*") if p.name.endswith(".tmp")]
-    for path in sweep.rglob("*.json"):
-        json.loads(path.read_text())
-    for path in sweep.rglob("*.yaml"):
-        yaml.safe_load(path.read_text())
-
-
-SWEEP = ["-m", "data.relatedness=0.1,0.9", "train.lr=0.003,0.01,0.03", *TINY]
-
-
-def cli_command(sweep: Path, cache: Path, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "harness.run",
-        *SWEEP,
-        f"hydra.sweep.dir={sweep}",
-        f"runtime.cache_dir={cache}",
-        *extra,
-    ]
-
-
-@pytest.fixture(scope="session")
-def uninterrupted(tmp_path_factory) -> dict[int, list[dict]]:
-    """The reference: the same sweep, run once without interruption by the default launcher."""
-    base = tmp_path_factory.mktemp("uninterrupted")
-    done = subprocess.run(cli_command(base / "sweep", base / "cache"), cwd=ROOT, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return records(base / "sweep")
 
 
 @pytest.mark.slow
