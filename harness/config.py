@@ -104,6 +104,8 @@ class TrainConfig:
 class RuntimeConfig:
     cache_dir: str = "~/.cache/mtl-harness/jax"
     progress: bool = True
+    # Skip jobs whose output folder already holds a valid result.json for the same config.
+    resume: bool = False
 
 
 @dataclass

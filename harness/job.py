@@ -17,9 +17,11 @@ from harness import results
 from harness.arms import DESCRIPTIONS, make_arm
 from harness.config import RunConfig, to_dict
 from harness.data import make_replicates, task_names
+from harness.data.base import Dataset
 from harness.models import make_model
+from harness.resume import config_hash
 from harness.runtime import environment
-from harness.trainer import Static, hyperparams, train
+from harness.trainer import Static, TrainOutput, hyperparams, train
 
 
 def static_of(run: RunConfig, input_shape: tuple[int, ...]) -> Static:
@@ -60,21 +62,41 @@ def equal_params_width(run: RunConfig, input_shape: tuple[int, ...]) -> int:
     return min((low, high), key=lambda w: abs(count_params(run, run.data.tasks, w, input_shape) - target))
 
 
-def run_job(run: RunConfig, progress: bool | None = None, label: str = "train") -> dict:
-    """Train the configured arms and return the result.json payload."""
+def build_data(run: RunConfig) -> tuple[Dataset, float]:
+    """The job's replicate-stacked data, and the seconds it took to build."""
     begin = time.perf_counter()
     data = make_replicates(run.data, run.train.seeds)
-    data_seconds = time.perf_counter() - begin
+    return data, time.perf_counter() - begin
+
+
+def run_job(run: RunConfig, progress: bool | None = None, label: str = "train") -> dict:
+    """Train the configured arms and return the result.json payload."""
+    data, data_seconds = build_data(run)
     static = static_of(run, data.x_train.shape[2:])
-    hp = hyperparams(run.train.lr, run.train.weight_decay, run.train.pretrain_steps)
+    hp = hyperparams(run.train)
     chunks = run.train.steps // run.train.eval_every
     show = run.runtime.progress if progress is None else progress
     with tqdm(total=chunks, desc=label, unit="eval", leave=False, disable=None if show else True) as bar:
         out = train(static, replicate_keys(run), data, hp, run.train.steps, on_chunk=lambda _: bar.update(1))
+    return payload(run, static, out, data.x_train.shape[2:], data_seconds)
 
+
+def payload(
+    run: RunConfig,
+    static: Static,
+    out: TrainOutput,
+    input_shape: tuple[int, ...],
+    data_seconds: float,
+    fused_jobs: int = 1,
+) -> dict:
+    """The result.json payload of one job from its TrainOutput (metrics [S, G, H], no job axis).
+
+    `fused_jobs` > 1: the job trained in one program with that many others; its timing is
+    its even share of the program's.
+    """
     arms, rows, diverged, affinity = {}, [], [], None
     for spec in static.arms:
-        metrics = out.metrics[spec.name]
+        metrics = dict(out.metrics[spec.name])
         finite = np.asarray(metrics.pop("finite"))
         if "affinity" in metrics:  # [S, G=1, K, K] -> [seed][i][j], Z_{i->j}
             affinity = {"arm": spec.name, "every": run.train.affinity_every}
@@ -90,14 +112,14 @@ def run_job(run: RunConfig, progress: bool | None = None, label: str = "train") 
             "heads": spec.heads,
             "groups": [list(g) for g in spec.groups],
             "width": spec.width or run.model.width,
-            "params_per_network": count_params(run, spec.heads, spec.width, data.x_train.shape[2:]),
+            "params_per_network": count_params(run, spec.heads, spec.width, input_shape),
             "weighting": run.train.weighting if spec.weighted else "equal",
         }
         if spec.transfer:
             arms[spec.name]["pretrain_steps"] = run.train.pretrain_steps
         rows += results.records(spec.name, reported, metrics)
     net_steps = sum(spec.networks for spec in static.arms) * run.train.seeds * run.train.steps
-    evals = np.arange(1, chunks + 1) * run.train.eval_every
+    evals = np.arange(1, run.train.steps // run.train.eval_every + 1) * run.train.eval_every
     curves = {"steps": evals.tolist()}
     for name, arm_curves in out.curves.items():
         curves[name] = {k: np.asarray(v).tolist() for k, v in arm_curves.items()}
@@ -107,6 +129,7 @@ def run_job(run: RunConfig, progress: bool | None = None, label: str = "train") 
         "error": None,
         "created": results.now(),
         "config": to_dict(run),
+        "config_hash": config_hash(run),
         "task_names": task_names(run.data),
         "arms": arms,
         "records": [] if diverged else rows,
@@ -119,6 +142,26 @@ def run_job(run: RunConfig, progress: bool | None = None, label: str = "train") 
             "train_seconds": out.train_seconds,
             "net_steps": net_steps,
             "net_steps_per_second": net_steps / out.train_seconds,
+            "fused_jobs": fused_jobs,
         },
+        "environment": environment(),
+    }
+
+
+def failed_payload(run: RunConfig, error: str) -> dict:
+    """The result.json of a job that raised: its config and error, no records."""
+    return {
+        "schema_version": results.SCHEMA_VERSION,
+        "status": "failed",
+        "error": error,
+        "created": results.now(),
+        "config": to_dict(run),
+        "config_hash": config_hash(run),
+        "task_names": task_names(run.data),
+        "arms": {},
+        "records": [],
+        "diverged": [],
+        "curves": {},
+        "timing": {},
         "environment": environment(),
     }

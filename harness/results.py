@@ -24,6 +24,7 @@ def write_json_atomic(path: str | Path, payload: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would hide results from collaborators
         with os.fdopen(fd, "w") as handle:
             json.dump(payload, handle, indent=1, allow_nan=True)
             handle.flush()
@@ -33,6 +34,12 @@ def write_json_atomic(path: str | Path, payload: dict) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def records(arm: str, groups, metrics: dict[str, np.ndarray]) -> list[dict]:

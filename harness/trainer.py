@@ -23,7 +23,7 @@ import numpy as np
 import optax
 
 from harness.arms import ArmSpec, label_view, shuffle_auxiliary
-from harness.config import ModelConfig
+from harness.config import ModelConfig, TrainConfig
 from harness.data.base import Dataset
 from harness.gradients import head_mask, lookahead_affinity, pcgrad_grads, uncertainty_total
 from harness.losses import masked_bce_per_task
@@ -67,11 +67,12 @@ class ArmState(NamedTuple):
     finite: jnp.ndarray  # [] no NaN/inf loss so far
 
 
-def hyperparams(lr: float, weight_decay: float, pretrain_steps: int = 0) -> dict[str, jnp.ndarray]:
+def hyperparams(train: TrainConfig) -> dict[str, jnp.ndarray]:
+    """The training values the compiled program takes as arguments (never as constants)."""
     return {
-        "lr": jnp.float32(lr),
-        "weight_decay": jnp.float32(weight_decay),
-        "pretrain_steps": jnp.int32(pretrain_steps),
+        "lr": jnp.float32(train.lr),
+        "weight_decay": jnp.float32(train.weight_decay),
+        "pretrain_steps": jnp.int32(train.pretrain_steps),
     }
 
 

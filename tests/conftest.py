@@ -1,4 +1,5 @@
 import os
+import subprocess
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # Tests check behaviour, not speed: a lighter LLVM pipeline compiles the many small test
@@ -6,6 +7,7 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=1").strip()
 
 import pytest  # noqa: E402
+from sweeps import ROOT, cli_command, records  # noqa: E402
 
 from harness.config import RunConfig, validate  # noqa: E402
 
@@ -31,3 +33,15 @@ def tiny_run(**sections) -> RunConfig:
 @pytest.fixture
 def tiny():
     return tiny_run
+
+
+@pytest.fixture(scope="session")
+def uninterrupted(tmp_path_factory) -> dict[int, list[dict]]:
+    """The reference for sweep tests: the tiny sweep run once, uninterrupted, by the default launcher."""
+    base = tmp_path_factory.mktemp("uninterrupted")
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    done = subprocess.run(
+        cli_command(base / "sweep", base / "cache"), cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return records(base / "sweep")

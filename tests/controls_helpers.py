@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from harness.arms import make_arm
-from harness.config import DataConfig, ModelConfig
+from harness.config import DataConfig, ModelConfig, TrainConfig
 from harness.data.base import Dataset
 from harness.data.synthetic import make
 from harness.trainer import Static, hyperparams, make_program
@@ -43,7 +43,7 @@ def run_chunks(
 ) -> list[dict]:
     """The state after init (edited by `prepare`) and after each chunk, for one replicate (no replicate axis)."""
     program = make_program(spec)
-    hp = hyperparams(lr, 0.0, pretrain_steps)
+    hp = hyperparams(TrainConfig(lr=lr, pretrain_steps=pretrain_steps))
     data = jax.tree.map(jnp.asarray, data)
     state = prepare(jax.jit(program.init)(jax.random.PRNGKey(0), data, hp))
     chunk = jax.jit(program.chunk)

@@ -11,7 +11,7 @@ from harness.trainer import Static, hyperparams, train
 def _train(run, static=None):
     data = make_replicates(run.data, run.train.seeds)
     static = static or static_of(run, data.x_train.shape[2:])
-    hp = hyperparams(run.train.lr, run.train.weight_decay)
+    hp = hyperparams(run.train)
     return train(static, replicate_keys(run), data, hp, run.train.steps)
 
 

@@ -1,0 +1,66 @@
+"""The end-of-sweep summary: jobs ok / diverged / failed / skipped by resume / without a result.
+
+A Hydra callback (registered in conf/config.yaml), so it works the same whichever
+launcher ran the jobs (in process, fused, Ray, Submitit): at the end of a multirun it
+reads the result.json of every job folder that this multirun wrote, prints one line,
+and sets FAILED when any job failed or left no result, which makes `harness.run.cli`
+exit with status 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from harness.results import RESULT_FILE
+
+FAILED = False
+ORDER = ("ok", "diverged", "failed", "skipped", "no result")
+# File timestamps may be coarser than the clock (and than a few milliseconds of skew).
+SLACK_SECONDS = 1.0
+
+
+def tally(sweep_dir: str | Path, since: float) -> Counter[str]:
+    """Statuses of the jobs under `sweep_dir` whose Hydra files were written at or after `since`.
+
+    A result.json older than that was there before this multirun: skipped by resume.
+    """
+    counts: Counter[str] = Counter()
+    for marker in sorted(Path(sweep_dir).rglob(".hydra/overrides.yaml")):
+        if marker.stat().st_mtime < since - SLACK_SECONDS:
+            continue  # a job folder of an earlier, different sweep in the same folder
+        path = marker.parent.parent / RESULT_FILE
+        try:
+            status = json.loads(path.read_text()).get("status", "no result")
+        except (OSError, ValueError):
+            counts["no result"] += 1
+            continue
+        counts["skipped" if path.stat().st_mtime < since - SLACK_SECONDS else status] += 1
+    return counts
+
+
+def describe(counts: Counter[str]) -> str:
+    total = sum(counts.values())
+    parts = [f"{counts[name]} {name}" for name in ORDER if counts[name]] or ["nothing"]
+    return f"sweep: {total} jobs: {', '.join(parts)}"
+
+
+class SweepSummary(Callback):
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self.started = time.time()
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        global FAILED
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        counts = tally(sweep_dir, self.started)
+        print(f"{describe(counts)} (in {sweep_dir})", file=sys.stderr)
+        if counts["failed"] or counts["no result"]:
+            FAILED = True
+            print("error: some jobs failed; their result.json files hold the errors", file=sys.stderr)

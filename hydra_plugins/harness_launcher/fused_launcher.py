@@ -1,0 +1,108 @@
+"""`hydra/launcher=fused`: a sweep's same-shape jobs train as one vmapped program.
+
+Jobs are validated first (as with the default launcher), grouped by compiled shapes
+(harness/fused.py) and each group, split into chunks that fit in memory, trains once.
+Every job then goes through Hydra's own job runner with a task that writes its
+payload, so each gets the same output folder, .hydra files and result.json as with the
+default launcher. Jobs already complete under runtime.resume=true are not trained. A
+group that raises is retried job by job through the normal task, so a failure is
+recorded against the job that caused it.
+"""
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from hydra.core.config_store import ConfigStore
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job, setup_globals
+from omegaconf import DictConfig, OmegaConf
+
+from hydra_plugins.harness_launcher.harness_launcher import HarnessLauncher
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FusedLauncherConf:
+    _target_: str = "hydra_plugins.harness_launcher.fused_launcher.FusedLauncher"
+    # Most jobs per compiled program; null: as many as fit in half the device's memory.
+    max_jobs: int | None = None
+
+
+ConfigStore.instance().store(group="hydra/launcher", name="fused", node=FusedLauncherConf)
+
+
+def job_dir(cfg: DictConfig) -> Path:
+    """The output folder Hydra's job runner will give this job."""
+    previous = HydraConfig.instance().cfg
+    HydraConfig.instance().set_config(cfg)
+    try:
+        return Path(str(OmegaConf.select(cfg, "hydra.sweep.dir"))) / str(OmegaConf.select(cfg, "hydra.sweep.subdir"))
+    finally:
+        HydraConfig.instance().cfg = previous
+
+
+class FusedLauncher(HarnessLauncher):
+    def __init__(self, max_jobs: int | None = None) -> None:
+        self.max_jobs = max_jobs
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        from tqdm.auto import tqdm
+
+        from harness import fused, resume
+        from harness.config import from_omegaconf
+        from harness.run import write_result
+        from harness.runtime import enable_compilation_cache
+
+        setup_globals()
+        configs = self.job_configs(job_overrides, initial_job_idx)
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
+        runs = [from_omegaconf(cfg) for cfg in configs]
+        enable_compilation_cache(runs[0].runtime.cache_dir)
+        done = {
+            i
+            for i, (cfg, run) in enumerate(zip(configs, runs, strict=True))
+            if run.runtime.resume and resume.completed(job_dir(cfg), run)
+        }
+        todo = [i for i in range(len(runs)) if i not in done]
+        chunks = [[todo[k] for k in chunk] for chunk in fused.plan([runs[i] for i in todo], self.max_jobs)]
+        log.info(f"Launching {len(configs)} jobs as {len(chunks)} fused programs ({len(done)} already complete)")
+
+        returns: dict[int, JobReturn] = {i: self.run_one(configs[i], self.task_function) for i in sorted(done)}
+        bar = tqdm(total=len(todo), desc="sweep", unit="job")
+        for chunk in chunks:
+            members = [runs[i] for i in chunk]
+            steps = members[0].train.steps // members[0].train.eval_every
+            show = members[0].runtime.progress
+            try:
+                with tqdm(
+                    total=steps, desc=f"{len(chunk)} jobs", unit="eval", leave=False, disable=None if show else True
+                ) as inner:
+                    payloads = fused.run_group(members, on_chunk=lambda _, inner=inner: inner.update(1))
+            except Exception:  # noqa: BLE001 - rerun one by one; each failure lands on its own job
+                log.exception(f"fused program of jobs {chunk} failed; running them one by one")
+                tasks = [self.task_function] * len(chunk)
+            else:
+                tasks = [
+                    lambda _cfg, payload=payload: (write_result(payload), payload["status"])[1] for payload in payloads
+                ]
+            for i, task in zip(chunk, tasks, strict=True):
+                returns[i] = self.run_one(configs[i], task)
+                bar.update(1)
+        bar.close()
+        return [returns[i] for i in range(len(configs))]
+
+    def run_one(self, cfg: DictConfig, task) -> JobReturn:
+        log.info(f"\t#{cfg.hydra.job.num} : {' '.join(filter_overrides(list(cfg.hydra.overrides.task)))}")
+        ret = run_job(
+            hydra_context=self.hydra_context,
+            task_function=task,
+            config=cfg,
+            job_dir_key="hydra.sweep.dir",
+            job_subdir_key="hydra.sweep.subdir",
+        )
+        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+        return ret
