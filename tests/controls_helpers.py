@@ -43,7 +43,7 @@ def run_chunks(
 ) -> list[dict]:
     """The state after init (edited by `prepare`) and after each chunk, for one replicate (no replicate axis)."""
     program = make_program(spec)
-    hp = hyperparams(TrainConfig(lr=lr, pretrain_steps=pretrain_steps))
+    hp = {**hyperparams(TrainConfig(lr=lr)), "pretrain_steps": jnp.int32(pretrain_steps)}
     data = jax.tree.map(jnp.asarray, data)
     state = prepare(jax.jit(program.init)(jax.random.PRNGKey(0), data, hp))
     chunk = jax.jit(program.chunk)
