@@ -167,6 +167,16 @@ def analyse_transfer(payloads: list[dict], out: Path) -> str:
             verdict(f"transfer_full vs stl ({label})", at.loc["transfer_full"], "pretrain + fine-tune all helps")
         )
         lines.append(verdict(f"transfer_full vs mtl ({label})", full_vs_mtl, "fine-tuning beats sharing, same steps"))
+    # Caruana's check, wherever sharing helped: does the gain vanish when the sources are shuffled?
+    lines += ["", "Shuffle control at every point where mtl's gain over stl has its CI above 0:", "", VERDICT_HEADER]
+    for (metric, n_other, n_target), part in summary.groupby(["metric", *by]):
+        part = part.set_index("arm")
+        if part.loc["mtl", "low"] > 0:
+            name = f"mtl_shuffled vs stl, {n_target} target / {n_other} per source ({METRICS[metric]})"
+            claim = f"gain vanishes (mtl: {fmt(*part.loc['mtl', ['mean', 'low', 'high']])})"
+            lines.append(verdict(name, part.loc["mtl_shuffled"], claim))
+            real = summarize(gains(table, "mtl", "mtl_shuffled", by, metric), by).set_index(by).loc[(n_other, n_target)]
+            lines.append(verdict("mtl vs mtl_shuffled, same point", real, "the gain needs the real source labels"))
     return "\n".join(lines)
 
 
