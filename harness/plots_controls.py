@@ -258,9 +258,14 @@ def analyse_affinity(payloads: list[dict], out: Path) -> str:
     for ax, payload in zip(axes[0], payloads, strict=False):
         rho = payload["config"]["data"]["relatedness"]
         z = np.nanmean(np.asarray(payload["affinity"]["matrix"], dtype=float), axis=0)
-        limit = float(np.nanmax(np.abs(z)))
+        # The colour scale is set by the pairs: self-affinity (the diagonal) is far larger and is clipped.
+        limit = float(np.nanmax(np.abs(z[~np.eye(len(z), dtype=bool)])))
         image = ax.imshow(z, cmap="RdBu", vmin=-limit, vmax=limit)
-        ax.set_title(f"Z(i->j), rho={rho}", fontsize=9)
+        for (i, j), value in np.ndenumerate(z):
+            ax.text(j, i, f"{value / limit:+.2f}", ha="center", va="center", fontsize=7)
+        ax.set_title(f"Z(i->j) / {limit:.1e}, rho={rho}", fontsize=9)
+        ax.set_xticks(range(len(z)))
+        ax.set_yticks(range(len(z)))
         ax.set_xlabel("j (task helped)")
         ax.set_ylabel("i (task stepped)")
         fig.colorbar(image, ax=ax, fraction=0.046)
