@@ -20,6 +20,7 @@ import argparse
 import json
 import math
 from pathlib import Path
+from typing import NamedTuple
 
 import matplotlib
 
@@ -84,20 +85,46 @@ def summarize(per_seed: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def verdict(name: str, row: pd.Series | dict, claim: str) -> str:
-    """A table row: the claim, the measured gain, and whether its interval excludes 0 (and on which side)."""
+class Finding(NamedTuple):
+    """One verdict row: a comparison, its claim, the measured gain and whether the claim holds."""
+
+    comparison: str
+    claim: str
+    measured: str
+    outcome: str
+    holds: str  # yes | no | unclear, by the rule in `finding`
+
+
+def finding(name: str, row: pd.Series | dict, claim: str, expect: str = "gain") -> Finding:
+    """`expect` gain: holds if the CI is above 0, fails if below; none (a negative control): holds
+    unless the CI is above 0."""
     if not np.isfinite(row["low"]):
-        outcome = "not tested (fewer than 2 seeds)"
+        outcome, side = "not tested (fewer than 2 seeds)", None
     elif row["low"] > 0:
-        outcome = "gain (CI above 0)"
+        outcome, side = "gain (CI above 0)", 1
     elif row["high"] < 0:
-        outcome = "loss (CI below 0)"
+        outcome, side = "loss (CI below 0)", -1
     else:
-        outcome = "no detectable difference (CI contains 0)"
-    return f"| {name} | {claim} | {fmt(row['mean'], row['low'], row['high'])} | {outcome} |"
+        outcome, side = "no detectable difference (CI contains 0)", 0
+    if side is None:
+        holds = "unclear"
+    elif expect == "gain":
+        holds = {1: "yes", -1: "no", 0: "unclear"}[side]
+    else:
+        holds = "no" if side == 1 else "yes"
+    return Finding(name, claim, fmt(row["mean"], row["low"], row["high"]), outcome, holds)
 
 
-VERDICT_HEADER = "| comparison | what it tests | gain, mean [95% CI] | outcome |\n| --- | --- | --- | --- |"
+def finding_rows(findings: list[Finding]) -> list[str]:
+    rows = ["| comparison | what it tests | gain, mean [95% CI] | outcome | holds |", "| --- | --- | --- | --- | --- |"]
+    return rows + [f"| {f.comparison} | {f.claim} | {f.measured} | {f.outcome} | {f.holds} |" for f in findings]
+
+
+class Summary(NamedTuple):
+    text: str  # Markdown: figures, tables, verdict rows
+    figures: list[tuple[str, str]]  # (file name, caption)
+    findings: list[Finding]  # every row of the text's verdict tables
+    verdicts: list[Finding]  # the few rows for the report's summary table
 
 
 def transfer_figure(summary: pd.DataFrame, path: Path) -> Path:
@@ -126,7 +153,7 @@ def transfer_figure(summary: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def analyse_transfer(payloads: list[dict], out: Path) -> str:
+def analyse_transfer(payloads: list[dict], out: Path) -> Summary:
     table = records(payloads, {"n_target": "data.n_target", "n_other": "data.n_other", "target": "data.target"})
     table = table[table["task"] == table["target"]]
     by = ["n_other", "n_target"]
@@ -153,34 +180,59 @@ def analyse_transfer(payloads: list[dict], out: Path) -> str:
             lines.append(f"| {n_other} | {n_target} | " + " | ".join(cells) + " |")
     few, most = summary["n_target"].min(), summary["n_other"].max()
     vs_mtl = table.assign(arm=table["arm"].replace({"mtl": "base"}))
-    lines += ["", f"At {few} target labels and {most} labels per source task:", "", VERDICT_HEADER]
+    headline, controls = [], []
     for metric, label in METRICS.items():
         at = summary[(summary["n_target"] == few) & (summary["n_other"] == most) & (summary["metric"] == metric)]
         at = at.set_index("arm")
         full_vs_mtl = summarize(gains(vs_mtl, "transfer_full", "base", by, metric), by).set_index(by).loc[(most, few)]
-        lines.append(verdict(f"mtl vs stl ({label})", at.loc["mtl"], "sharing helps the few-label target"))
-        lines.append(
-            verdict(f"mtl_shuffled vs stl ({label})", at.loc["mtl_shuffled"], "negative control: expect no gain")
-        )
-        lines.append(verdict(f"transfer_head vs stl ({label})", at.loc["transfer_head"], "pretrain + new head helps"))
-        lines.append(
-            verdict(f"transfer_full vs stl ({label})", at.loc["transfer_full"], "pretrain + fine-tune all helps")
-        )
-        lines.append(verdict(f"transfer_full vs mtl ({label})", full_vs_mtl, "fine-tuning beats sharing, same steps"))
+        headline += [
+            finding(f"mtl vs stl ({label})", at.loc["mtl"], "sharing helps the few-label target"),
+            finding(f"mtl_shuffled vs stl ({label})", at.loc["mtl_shuffled"], "negative control: no gain", "none"),
+            finding(f"transfer_head vs stl ({label})", at.loc["transfer_head"], "pretrain + new head helps"),
+            finding(f"transfer_full vs stl ({label})", at.loc["transfer_full"], "pretrain + fine-tune all helps"),
+            finding(f"transfer_full vs mtl ({label})", full_vs_mtl, "fine-tuning beats sharing, same steps"),
+        ]
     # Caruana's check, wherever sharing helped: does the gain vanish when the sources are shuffled?
-    lines += ["", "Shuffle control at every point where mtl's gain over stl has its CI above 0:", "", VERDICT_HEADER]
     for (metric, n_other, n_target), part in summary.groupby(["metric", *by]):
         part = part.set_index("arm")
         if part.loc["mtl", "low"] > 0:
             name = f"mtl_shuffled vs stl, {n_target} target / {n_other} per source ({METRICS[metric]})"
             claim = f"gain vanishes (mtl: {fmt(*part.loc['mtl', ['mean', 'low', 'high']])})"
-            lines.append(verdict(name, part.loc["mtl_shuffled"], claim))
+            controls.append(finding(name, part.loc["mtl_shuffled"], claim, "none"))
             real = summarize(gains(table, "mtl", "mtl_shuffled", by, metric), by).set_index(by).loc[(n_other, n_target)]
-            lines.append(verdict("mtl vs mtl_shuffled, same point", real, "the gain needs the real source labels"))
-    return "\n".join(lines)
+            controls.append(finding("mtl vs mtl_shuffled, same point", real, "the gain needs the real source labels"))
+    lines += ["", f"At {few} target labels and {most} labels per source task:", "", *finding_rows(headline)]
+    lines += [
+        "",
+        "Shuffle control at every point where mtl's gain over stl has its CI above 0:",
+        "",
+        *finding_rows(controls),
+    ]
+    caption = (
+        "Target task's paired gain over its separate network (95% CI over seeds); every network trains the same steps."
+    )
+    primary = [f for f in headline if "(test log loss)" in f.comparison and "shuffled" not in f.comparison]
+    return Summary(
+        "\n".join(lines), [(figure.name, caption)], headline + controls, [*primary, shuffle_verdict(controls)]
+    )
 
 
-def analyse_weighting(payloads: list[dict], out: Path) -> str:
+def shuffle_verdict(controls: list[Finding]) -> Finding:
+    """One row for Caruana's control over every point where sharing helped."""
+    points = len(controls) // 2
+    vanished = sum(f.holds == "yes" for f in controls[0::2])
+    needed = sum(f.holds == "yes" for f in controls[1::2])
+    holds = "unclear" if not points else "yes" if vanished == points else "partly" if vanished else "no"
+    return Finding(
+        "shuffle control (mtl_shuffled)",
+        "where sharing helped, shuffling the other tasks' labels removes the gain",
+        f"gain gone at {vanished}/{points} such points; real beat shuffled labels (CI above 0) at {needed}/{points}",
+        "see the shuffle-control table",
+        holds,
+    )
+
+
+def analyse_weighting(payloads: list[dict], out: Path) -> Summary:
     table = records(payloads, {"weighting": "train.weighting", "rho": "data.relatedness"})
     shared = table[table["arm"] == "mtl"].assign(arm=lambda t: t["weighting"])
     by = ["rho"]
@@ -230,11 +282,16 @@ def analyse_weighting(payloads: list[dict], out: Path) -> str:
         lines.append(
             f"| {METRICS[row.metric]} | {row.rho} | {row.weighting} | {fmt(row.mean, row.low, row.high)} | {over} |"
         )
-    lines += ["", VERDICT_HEADER]
-    for row in vs_equal.itertuples():
-        name = f"{row.weighting} vs equal, rho={row.rho} ({METRICS[row.metric]})"
-        lines.append(verdict(name, row._asdict(), "beats equal weights (mean over tasks)"))
-    return "\n".join(lines)
+    findings = [
+        finding(
+            f"{row.weighting} vs equal, rho={row.rho} ({METRICS[row.metric]})", row._asdict(), "beats equal weights"
+        )
+        for row in vs_equal.itertuples()
+    ]
+    lines += ["", *finding_rows(findings)]
+    caption = "Gain of the shared network over the separate ones under each weighting, mean over tasks (95% CI)."
+    primary = [f for f in findings if "(test log loss)" in f.comparison]
+    return Summary("\n".join(lines), [("weighting.png", caption)], findings, primary)
 
 
 def pair_points(payload: dict) -> pd.DataFrame:
@@ -251,7 +308,7 @@ def pair_points(payload: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def analyse_affinity(payloads: list[dict], out: Path) -> str:
+def analyse_affinity(payloads: list[dict], out: Path) -> Summary:
     payloads = sorted(payloads, key=lambda p: p["config"]["data"]["relatedness"])
     fig, axes = plt.subplots(1, len(payloads) + 1, figsize=(3.6 * (len(payloads) + 1), 3.4), squeeze=False)
     points = []
@@ -296,7 +353,18 @@ def analyse_affinity(payloads: list[dict], out: Path) -> str:
     ]
     for rho, part in every.groupby("rho"):
         lines.append(f"| {rho} | {part['affinity'].mean():+.2e} | {part['gain'].mean():+.4f} |")
-    return "\n".join(lines)
+    significant = overall.pvalue < 0.05
+    holds = ("yes" if overall.statistic > 0 else "no") if significant else "unclear"
+    result = Finding(
+        "affinity vs pair gain",
+        "higher Z(i->j) predicts a larger gain of j when paired with i (Spearman > 0)",
+        f"Spearman {overall.statistic:+.3f}, p = {overall.pvalue:.3g}, {len(every)} directed pairs",
+        "significant" if significant else "not significant at 0.05",
+        holds,
+    )
+    lines += ["", *finding_rows([result])]
+    caption = "Mean TAG affinity per relatedness (cells scaled by the largest pair), and affinity against pair gain."
+    return Summary("\n".join(lines), [("affinity.png", caption)], [result], [result])
 
 
 ANALYSES = {"transfer": analyse_transfer, "weighting": analyse_weighting, "affinity": analyse_affinity}
@@ -310,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out = Path(args.out or args.sweep)
     out.mkdir(parents=True, exist_ok=True)
-    text = ANALYSES[args.study](load(args.sweep), out)
+    text = ANALYSES[args.study](load(args.sweep), out).text
     (out / f"{args.study}.md").write_text(text + "\n")
     print(text)
     return 0

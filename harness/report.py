@@ -35,6 +35,8 @@ def section_markdown(s: Section, figure_dir: str) -> str:
     for name, caption in s.figures:
         lines += [f"![{name}]({figure_dir}{name})", "", f"*{caption}*", ""]
     lines += [f"- {note}" for note in s.notes]
+    if s.text:
+        lines += ["", s.text, ""]
     if s.summary is not None and not s.summary.empty:
         lines += ["", summary_table(s.summary), ""]
     return "\n".join(lines)

@@ -37,6 +37,7 @@ class Section:
     verdicts: list[Verdict] = field(default_factory=list)
     summary: pd.DataFrame | None = None  # one row per sweep point: gain and Delta_m with CIs
     notes: list[str] = field(default_factory=list)
+    text: str = ""  # Markdown shown after the notes (the control studies' tables)
 
 
 def fmt(mean: float, low: float, high: float, digits: int = 3) -> str:
@@ -499,7 +500,41 @@ def analyse_sweep(c: Collection, out: Path) -> Section:
     return section
 
 
+def controls_study(study: str, name: str, title: str, question: str) -> Callable[[Collection, Path], Section]:
+    """A study summarised by harness/plots_controls.py, as a report section."""
+
+    def analyse_controls(c: Collection, out: Path) -> Section:
+        from harness import plots_controls
+
+        summary = plots_controls.ANALYSES[name](plots_controls.load(c.root), out)
+        verdicts = [Verdict(f.comparison, f.claim, f"{f.measured} ({f.outcome})", f.holds) for f in summary.verdicts]
+        text = "\n".join(line for line in summary.text.splitlines() if not line.startswith("!["))
+        return Section(study, title, question, figures=summary.figures, verdicts=verdicts, text=text)
+
+    return analyse_controls
+
+
 ANALYSES: dict[str, Callable[[Collection, Path], Section]] = {
+    "transfer_vs_mtl": controls_study(
+        "transfer_vs_mtl",
+        "transfer",
+        "Transfer learning vs sharing, with Caruana's shuffle control",
+        "For a target task with few labels: separate, shared, or pretrained on the other tasks and fine-tuned? "
+        "Does the gain of sharing vanish when the other tasks' labels are shuffled?",
+    ),
+    "weighting": controls_study(
+        "weighting",
+        "weighting",
+        "Loss weighting: uncertainty weighting and PCGrad vs equal weights",
+        "Does weighting the tasks' losses (Kendall et al. 2018) or projecting conflicting gradients (Yu et al. 2020) "
+        "beat the equal-weight sum in the shared network?",
+    ),
+    "affinity": controls_study(
+        "affinity",
+        "affinity",
+        "Which tasks should share: TAG affinity vs measured pair gains",
+        "Does the lookahead inter-task affinity (Fifty et al. 2021) predict the gain of training two tasks together?",
+    ),
     "capacity": analyse_capacity,
     "data_symmetry": analyse_data_symmetry,
     "relatedness": analyse_relatedness,

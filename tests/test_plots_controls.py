@@ -24,13 +24,17 @@ def test_transfer_verdicts_follow_the_paired_gains(tmp_path):
             {"arm": "stl", "task": 1, "seed": s, "test_bce": 9.0, "test_auroc": 0.1} for s in range(3)
         ]  # not target
         jobs.append(payload(config, rows))
-    text = analyse_transfer(jobs, tmp_path)
+    summary = analyse_transfer(jobs, tmp_path)
+    text = summary.text
     assert "At 10 target labels and 1000 labels per source task" in text
     assert "| mtl vs stl (test log loss) | sharing helps the few-label target | +0.1000" in text
     assert "| mtl_shuffled vs stl (test log loss) |" in text and "no detectable difference (CI contains 0)" in text
     assert "| transfer_full vs mtl (test log loss) | fine-tuning beats sharing, same steps | -0.2000" in text
     assert "| transfer_head vs stl (test AUROC) | pretrain + new head helps | +0.0000" in text
     assert (tmp_path / "transfer_vs_mtl.png").exists()
+    holds = {f.comparison: f.holds for f in summary.findings}
+    assert holds["mtl vs stl (test log loss)"] == "yes" and holds["transfer_full vs mtl (test log loss)"] == "no"
+    assert holds["mtl_shuffled vs stl (test log loss)"] == "yes", "a control that shows no gain holds"
 
 
 def test_affinity_rank_correlation_uses_directed_pair_gains(tmp_path):
@@ -45,5 +49,5 @@ def test_affinity_rank_correlation_uses_directed_pair_gains(tmp_path):
     job = payload(
         {"data": {"relatedness": 0.5}}, rows, affinity={"matrix": [z.tolist()]}, arms={"pairs": {"groups": groups}}
     )
-    text = analyse_affinity([job], tmp_path)
+    text = analyse_affinity([job], tmp_path).text
     assert "all 6 directed pairs: +1.000" in text
