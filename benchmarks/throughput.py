@@ -64,7 +64,7 @@ def harness(width: int, arm: str, steps: int, eval_every: int) -> float:
     run.train.steps, run.train.batch_size, run.train.eval_every, run.train.seeds = steps, BATCH, eval_every, 1
     data = make_replicates(run.data, 1)
     static = static_of(run, data.x_train.shape[2:])
-    args = (static, replicate_keys(run), data, hyperparams(1e-3, 0.0), steps)
+    args = (static, replicate_keys(run), data, hyperparams(run.train), steps)
     train(*args)  # compile
     out = train(*args)
     networks = static.arms[0].networks

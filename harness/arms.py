@@ -4,12 +4,18 @@ Every arm is a set of G networks with H heads each; network g's head h predicts 
 `groups[g][h]`. The shared network is G=1, H=K; the separate networks are G=K, H=1.
 All G networks of an arm train as one vmapped program with the same optimiser, steps
 and batch size per network.
+
+Arms about one target task (data.target) put it at head 0: the transfer arms, which
+pretrain on the other tasks' heads and then fine-tune head 0, and the shuffle control,
+whose other tasks' labels are permuted; they report head 0 only.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import combinations
 
+import jax
 import jax.numpy as jnp
 
 
@@ -19,6 +25,8 @@ class ArmSpec:
     groups: tuple[tuple[int, ...], ...]
     label_view: str = "masked"  # masked | drop_rows | zero_fill
     width: int | None = None  # None: model.width
+    transfer: str | None = None  # head | full: what fine-tuning trains after pretraining on heads 1..H-1
+    shuffle_aux: bool = False  # permute every task's training labels except head 0's (Caruana's control)
 
     @property
     def networks(self) -> int:
@@ -28,6 +36,16 @@ class ArmSpec:
     def heads(self) -> int:
         return len(self.groups[0])
 
+    @property
+    def target_only(self) -> bool:
+        """Only head 0 (the target task) is a result of this arm."""
+        return self.transfer is not None or self.shuffle_aux
+
+    @property
+    def weighted(self) -> bool:
+        """train.weighting applies: several tasks trained together on one network at every step."""
+        return self.heads > 1 and self.transfer is None
+
 
 DESCRIPTIONS = {
     "mtl": "one shared trunk, K logistic heads, masked loss over every existing label",
@@ -35,12 +53,23 @@ DESCRIPTIONS = {
     "mtl_drop": "shared network trained only on rows with no missing label",
     "mtl_zero": "shared network trained with every '?' treated as label 0",
     "mtl_equal_params": "shared network widened to about as many parameters as the K separate networks together",
+    "mtl_shuffled": "shared network whose other tasks' training labels are permuted across rows (target reported)",
+    "transfer_head": "pretrained on the other tasks, then a new target head trained on a frozen trunk",
+    "transfer_full": "pretrained on the other tasks, then the whole network fine-tuned on the target task",
+    "pairs": "one shared network per pair of tasks, K(K-1)/2 networks with 2 heads",
 }
 
 
-def make_arm(name: str, tasks: int, equal_params_width: int | None = None) -> ArmSpec:
+def make_arm(name: str, tasks: int, equal_params_width: int | None = None, target: int = 0) -> ArmSpec:
     """The arm called `name`; `equal_params_width` is the width of `mtl_equal_params`."""
     every = tuple(range(tasks))
+    target_first = ((target, *(k for k in every if k != target)),)
+    if name in ("transfer_head", "transfer_full"):
+        return ArmSpec(name, target_first, transfer=name.removeprefix("transfer_"))
+    if name == "mtl_shuffled":
+        return ArmSpec(name, target_first, shuffle_aux=True)
+    if name == "pairs":
+        return ArmSpec(name, tuple(combinations(every, 2)))
     if name == "mtl":
         return ArmSpec(name, (every,))
     if name == "mtl_equal_params":
@@ -65,3 +94,21 @@ def label_view(view: str, y: jnp.ndarray, m: jnp.ndarray) -> tuple[jnp.ndarray, 
     if view == "zero_fill":
         return y * m, jnp.broadcast_to(any_label, m.shape)
     raise ValueError(f"unknown label view {view!r}")
+
+
+def shuffle_auxiliary(key: jax.Array, y: jnp.ndarray, m: jnp.ndarray) -> jnp.ndarray:
+    """Labels [N, H] with every column but the first permuted among that column's labelled rows.
+
+    Caruana's shuffle control: the auxiliary tasks keep their label counts and class
+    balance (and the mask is untouched) but carry no information about the inputs.
+    """
+
+    def column(k, y_col, m_col):
+        labelled_first = jnp.argsort(-m_col, stable=True)
+        shuffled_first = jnp.argsort(jax.random.uniform(k, m_col.shape) + 2.0 * (1.0 - m_col))
+        permuted = y_col.at[labelled_first].set(y_col[shuffled_first])
+        return jnp.where(m_col > 0, permuted, y_col)
+
+    keys = jax.random.split(key, y.shape[1] - 1)
+    aux = jax.vmap(column, in_axes=(0, 1, 1), out_axes=1)(keys, y[:, 1:], m[:, 1:])
+    return jnp.concatenate([y[:, :1], aux], axis=1)

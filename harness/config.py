@@ -22,7 +22,20 @@ SUITES = ("synthetic", "scenes", "digits", "table")
 MODEL_KINDS = ("mlp", "cnn")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 # Arms that train one network per group of tasks; see harness/arms.py.
-ARMS = ("mtl", "stl", "mtl_drop", "mtl_zero", "mtl_equal_params")
+ARMS = (
+    "mtl",
+    "stl",
+    "mtl_drop",
+    "mtl_zero",
+    "mtl_equal_params",
+    "mtl_shuffled",
+    "transfer_head",
+    "transfer_full",
+    "pairs",
+)
+# Arms that need at least two tasks: an auxiliary or source task, or a partner.
+MULTI_TASK_ARMS = ("mtl_shuffled", "transfer_head", "transfer_full", "pairs")
+WEIGHTINGS = ("equal", "uncertainty", "pcgrad")  # see harness/gradients.py
 
 
 @dataclass
@@ -42,6 +55,22 @@ class DataConfig:
     n_val: int = 500
     n_test: int = 2000
     seed: int = 0
+    # scenes: square RGB images of data.image_size pixels; each object type appears
+    # independently with probability data.frequency, or data.frequencies[k] per type.
+    image_size: int = 32
+    frequency: float = 0.3
+    frequencies: list[float] | None = None
+    # digits: mosaics of grid x grid 8x8 digits, each cell blank with probability data.blank.
+    grid: int = 2
+    blank: float = 0.25
+    # digits and table: the shares of source images (digits) or fully labelled rows
+    # (table) held out for validation and test.
+    val_fraction: float = 0.2
+    test_fraction: float = 0.2
+    # table: the file, its binary label columns (one task each) and its feature columns.
+    path: str | None = None
+    labels: list[str] | None = None
+    features: list[str] | None = None
 
 
 @dataclass(unsafe_hash=True)  # part of the compiled program's cache key
@@ -61,6 +90,14 @@ class TrainConfig:
     eval_every: int = 50
     seeds: int = 3
     seed: int = 0
+    weighting: str = "equal"
+    pretrain_fraction: float = 0.5
+    affinity_every: int = 0
+
+    @property
+    def pretrain_steps(self) -> int:
+        """Steps the transfer arms spend on the source tasks; the rest fine-tune the target."""
+        return round(self.pretrain_fraction * self.steps)
 
 
 @dataclass
@@ -147,7 +184,20 @@ def validate(run: RunConfig) -> None:
         _check(arm in ARMS, "arms", arm, f"one of {', '.join(ARMS)}")
     _check(len(set(run.arms)) == len(run.arms), "arms", run.arms, "each arm at most once")
     _check(d.suite in SUITES, "data.suite", d.suite, f"one of {', '.join(SUITES)}")
+    table = d.suite == "table"
+    if table:
+        _check(bool(d.path), "data.path", d.path, "the CSV or Parquet file to read (data.suite=table)")
+        _check(bool(d.labels), "data.labels", d.labels, "a non-empty list of the file's binary label columns")
+        _check(len(set(d.labels)) == len(d.labels), "data.labels", d.labels, "distinct column names")
+        _check(d.tasks in (0, len(d.labels)), "data.tasks", d.tasks, f"0 or {len(d.labels)}, one per label column")
+        d.tasks = len(d.labels)  # a table's tasks are its label columns
+        if d.features is not None:
+            _check(len(d.features) > 0, "data.features", d.features, "a non-empty list of columns, or null for all")
+            both = sorted(set(d.features) & set(d.labels))
+            _check(not both, "data.features", d.features, f"no label column (both: {', '.join(both)})")
     _check(d.tasks >= 1, "data.tasks", d.tasks, "an integer >= 1")
+    if d.suite == "digits":
+        _check(d.tasks == 10, "data.tasks", d.tasks, "10 for data.suite=digits (one task per digit)")
     _check(d.dim >= 1, "data.dim", d.dim, "an integer >= 1")
     _check(0.0 <= d.relatedness <= 1.0, "data.relatedness", d.relatedness, "a number in [0, 1]")
     _check(d.noise >= 0.0, "data.noise", d.noise, "a number >= 0")
@@ -156,18 +206,39 @@ def validate(run: RunConfig) -> None:
     _check(d.pool >= 1, "data.pool", d.pool, "an integer >= 1")
     _check(d.n_val >= 2, "data.n_val", d.n_val, "an integer >= 2")
     _check(d.n_test >= 2, "data.n_test", d.n_test, "an integer >= 2")
+    _check(d.image_size >= 16, "data.image_size", d.image_size, "an integer >= 16")
+    _check(0.0 <= d.frequency <= 1.0, "data.frequency", d.frequency, "a probability in [0, 1]")
+    if d.frequencies is not None:
+        _check(len(d.frequencies) == d.tasks, "data.frequencies", d.frequencies, f"{d.tasks} probabilities or null")
+        for f in d.frequencies:
+            _check(0.0 <= f <= 1.0, "data.frequencies", f, "probabilities in [0, 1]")
+    _check(d.grid >= 1, "data.grid", d.grid, "an integer >= 1")
+    _check(0.0 <= d.blank < 1.0, "data.blank", d.blank, "a probability in [0, 1)")
+    _check(0.0 < d.val_fraction < 1.0, "data.val_fraction", d.val_fraction, "a fraction in (0, 1)")
+    _check(0.0 < d.test_fraction < 1.0, "data.test_fraction", d.test_fraction, "a fraction in (0, 1)")
+    held_out = d.val_fraction + d.test_fraction
+    _check(held_out < 1.0, "data.test_fraction", d.test_fraction, f"< 1 - data.val_fraction={d.val_fraction}")
+    # A table's sizes are caps on the labels its file has, checked when it is read;
+    # data.n_per_task=0 there keeps every label.
+    cap, bound = (None, "") if table else (d.pool, f", data.pool={d.pool}")
     lopsided = d.n_target is not None or d.n_other is not None
     if lopsided:
         if d.n_target is not None:
-            _check(1 <= d.n_target <= d.pool, "data.n_target", d.n_target, f"an integer in [1, data.pool={d.pool}]")
+            ok = d.n_target >= 1 and (cap is None or d.n_target <= cap)
+            _check(ok, "data.n_target", d.n_target, f"an integer in [1{bound}]")
         if d.n_other is not None:
-            _check(0 <= d.n_other <= d.pool, "data.n_other", d.n_other, f"an integer in [0, data.pool={d.pool}]")
+            ok = d.n_other >= 0 and (cap is None or d.n_other <= cap)
+            _check(ok, "data.n_other", d.n_other, f"an integer in [0{bound}]")
         _check(d.n_target is not None, "data.n_target", d.n_target, "an integer when data.n_other is set")
         _check(d.n_other is not None, "data.n_other", d.n_other, "an integer when data.n_target is set")
         _check(0 <= d.target < d.tasks, "data.target", d.target, f"a task index in [0, {d.tasks - 1}]")
+    elif table:
+        _check(d.n_per_task >= 0, "data.n_per_task", d.n_per_task, "an integer >= 0 (0: every label in the file)")
     else:
         _check(1 <= d.n_per_task <= d.pool, "data.n_per_task", d.n_per_task, f"an integer in [1, data.pool={d.pool}]")
     _check(m.kind in MODEL_KINDS, "model.kind", m.kind, f"one of {', '.join(MODEL_KINDS)}")
+    images = d.suite in ("scenes", "digits")
+    _check(m.kind == "mlp" or images, "model.kind", m.kind, f"mlp for data.suite={d.suite} (cnn needs images)")
     _check(m.width >= 1, "model.width", m.width, "an integer >= 1")
     _check(m.depth >= 1, "model.depth", m.depth, "an integer >= 1")
     _check(t.steps >= 1, "train.steps", t.steps, "an integer >= 1")
@@ -183,6 +254,25 @@ def validate(run: RunConfig) -> None:
         f"a multiple of train.eval_every={t.eval_every}",
     )
     _check(t.seeds >= 1, "train.seeds", t.seeds, "an integer >= 1")
+    for arm in run.arms:
+        _check(arm not in MULTI_TASK_ARMS or d.tasks >= 2, "data.tasks", d.tasks, f"an integer >= 2 with arm {arm}")
+    _check(t.weighting in WEIGHTINGS, "train.weighting", t.weighting, f"one of {', '.join(WEIGHTINGS)}")
+    _check(
+        1 <= t.pretrain_steps <= t.steps - 1 or not {"transfer_head", "transfer_full"} & set(run.arms),
+        "train.pretrain_fraction",
+        t.pretrain_fraction,
+        f"a fraction leaving at least one pretraining and one fine-tuning step of train.steps={t.steps}",
+    )
+    _check(t.affinity_every >= 0, "train.affinity_every", t.affinity_every, "an integer >= 0 (0: off)")
+    if t.affinity_every:
+        _check("mtl" in run.arms, "train.affinity_every", t.affinity_every, "0 unless arm mtl is trained")
+        _check(d.tasks >= 2, "data.tasks", d.tasks, "an integer >= 2 when train.affinity_every > 0")
+        _check(
+            t.eval_every % t.affinity_every == 0,
+            "train.affinity_every",
+            t.affinity_every,
+            f"a divisor of train.eval_every={t.eval_every}",
+        )
 
 
 def to_dict(run: RunConfig) -> dict:

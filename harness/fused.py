@@ -39,7 +39,7 @@ def job_bytes(run: RunConfig) -> int:
     """Estimated device memory of one job in a fused program: data, training state and scratch."""
     probe = make_dataset(run.data, run.data.seed)
     static = static_of(run, probe.x_train.shape[1:])
-    hp = hyperparams(run.train.lr, run.train.weight_decay)
+    hp = hyperparams(run.train)
     state = jax.eval_shape(make_program(static).init, jax.random.PRNGKey(0), probe, hp)
     state_bytes = sum(np.prod(x.shape) * x.dtype.itemsize for x in jax.tree.leaves(state))
     data_bytes = sum(np.asarray(a).nbytes for a in probe)
@@ -86,7 +86,7 @@ def run_group(runs: Sequence[RunConfig], on_chunk: Callable[[int], None] | None 
     static = static_of(first, built[0][0].x_train.shape[2:])
     data = Dataset(*(np.stack(parts) for parts in zip(*(d for d, _ in built), strict=True)))
     keys = jnp.stack([replicate_keys(run) for run in runs])
-    hp = jax.tree.map(lambda *xs: jnp.stack(xs), *(hyperparams(r.train.lr, r.train.weight_decay) for r in runs))
+    hp = jax.tree.map(lambda *xs: jnp.stack(xs), *(hyperparams(r.train) for r in runs))
     out = train(static, keys, data, hp, first.train.steps, on_chunk=on_chunk, job_axis=True)
     input_shape = data.x_train.shape[3:]
     return [

@@ -27,11 +27,13 @@ from harness.trainer import Static, TrainOutput, hyperparams, train
 def static_of(run: RunConfig, input_shape: tuple[int, ...]) -> Static:
     width = equal_params_width(run, input_shape) if "mtl_equal_params" in run.arms else None
     return Static(
-        arms=tuple(make_arm(name, run.data.tasks, width) for name in run.arms),
+        arms=tuple(make_arm(name, run.data.tasks, width, run.data.target) for name in run.arms),
         model=run.model,
         optimizer=run.train.optimizer,
         batch_size=run.train.batch_size,
         eval_every=run.train.eval_every,
+        weighting=run.train.weighting,
+        affinity_every=run.train.affinity_every,
     )
 
 
@@ -71,7 +73,7 @@ def run_job(run: RunConfig, progress: bool | None = None, label: str = "train") 
     """Train the configured arms and return the result.json payload."""
     data, data_seconds = build_data(run)
     static = static_of(run, data.x_train.shape[2:])
-    hp = hyperparams(run.train.lr, run.train.weight_decay)
+    hp = hyperparams(run.train)
     chunks = run.train.steps // run.train.eval_every
     show = run.runtime.progress if progress is None else progress
     with tqdm(total=chunks, desc=label, unit="eval", leave=False, disable=None if show else True) as bar:
@@ -92,10 +94,17 @@ def payload(
     `fused_jobs` > 1: the job trained in one program with that many others; its timing is
     its even share of the program's.
     """
-    arms, rows, diverged = {}, [], []
+    arms, rows, diverged, affinity = {}, [], [], None
     for spec in static.arms:
         metrics = dict(out.metrics[spec.name])
         finite = np.asarray(metrics.pop("finite"))
+        if "affinity" in metrics:  # [S, G=1, K, K] -> [seed][i][j], Z_{i->j}
+            affinity = {"arm": spec.name, "every": run.train.affinity_every}
+            affinity["matrix"] = np.asarray(metrics.pop("affinity"))[:, 0].tolist()
+        reported = spec.groups
+        if spec.target_only:  # head 0 is the target; the other heads only served it
+            metrics = {name: value[..., :1] for name, value in metrics.items()}
+            reported = ((spec.groups[0][0],),)
         diverged += [{"arm": spec.name, "seed": int(s)} for s in np.flatnonzero(~finite)]
         arms[spec.name] = {
             "description": DESCRIPTIONS[spec.name],
@@ -104,8 +113,11 @@ def payload(
             "groups": [list(g) for g in spec.groups],
             "width": spec.width or run.model.width,
             "params_per_network": count_params(run, spec.heads, spec.width, input_shape),
+            "weighting": run.train.weighting if spec.weighted else "equal",
         }
-        rows += results.records(spec.name, spec.groups, metrics)
+        if spec.transfer:
+            arms[spec.name]["pretrain_steps"] = run.train.pretrain_steps
+        rows += results.records(spec.name, reported, metrics)
     net_steps = sum(spec.networks for spec in static.arms) * run.train.seeds * run.train.steps
     evals = np.arange(1, run.train.steps // run.train.eval_every + 1) * run.train.eval_every
     curves = {"steps": evals.tolist()}
@@ -123,6 +135,7 @@ def payload(
         "records": [] if diverged else rows,
         "diverged": diverged,
         "curves": curves,
+        "affinity": affinity,
         "timing": {
             "data_seconds": data_seconds,
             "compile_seconds": out.compile_seconds,

@@ -12,5 +12,10 @@ def masked_bce(logits: jnp.ndarray, labels: jnp.ndarray, mask: jnp.ndarray) -> j
     A "?" (mask 0) multiplies its term by zero, so it adds exactly zero loss and
     exactly zero gradient to its logit.
     """
+    return masked_bce_per_task(logits, labels, mask).sum()
+
+
+def masked_bce_per_task(logits: jnp.ndarray, labels: jnp.ndarray, mask: jnp.ndarray) -> jnp.ndarray:
+    """The lecture's loss split by task: [m, K] -> [K], summing to `masked_bce`."""
     per_label = optax.sigmoid_binary_cross_entropy(logits, labels)
-    return jnp.sum(per_label * mask) / logits.shape[0]
+    return jnp.sum(per_label * mask, axis=0) / logits.shape[0]

@@ -11,6 +11,7 @@ masks, learning rate) are arguments, never constants of the compiled program.
 from __future__ import annotations
 
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,10 +22,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from harness.arms import ArmSpec, label_view
-from harness.config import ModelConfig
+from harness.arms import ArmSpec, label_view, shuffle_auxiliary
+from harness.config import ModelConfig, TrainConfig
 from harness.data.base import Dataset
-from harness.losses import masked_bce
+from harness.gradients import head_mask, lookahead_affinity, pcgrad_grads, uncertainty_total
+from harness.losses import masked_bce_per_task
 from harness.metrics import all_metrics, bce
 from harness.models import make_model
 
@@ -42,23 +44,36 @@ class Static:
     optimizer: str
     batch_size: int
     eval_every: int
+    weighting: str = "equal"  # applies to arms with ArmSpec.weighted
+    affinity_every: int = 0  # > 0: measure TAG affinity of AFFINITY_ARM every this many steps
+
+
+AFFINITY_ARM = "mtl"
 
 
 class ArmState(NamedTuple):
     params: Any
-    opt_state: Any
+    log_var: jnp.ndarray  # [G, H] uncertainty weighting's log variances (zero, untouched, otherwise)
+    opt_state: Any  # of (params, log_var)
     y: jnp.ndarray  # [G, N, H] labels this arm trains on, in head layout
     m: jnp.ndarray  # [G, N, H] mask this arm trains on
-    order: jnp.ndarray  # [G, N] pool rows, the network's labelled rows first
-    count: jnp.ndarray  # [G] labelled rows per network
+    order: jnp.ndarray  # [P, G, N] per phase, pool rows with the network's labels for that phase first
+    count: jnp.ndarray  # [P, G] labelled rows per phase and network
     best_val: jnp.ndarray  # [G, H]
     best_step: jnp.ndarray  # [G, H]
     best_logits: jnp.ndarray  # [G, n_test, H]
+    affinity_sum: jnp.ndarray  # [G, H, H] sum of measured Z[i, j]
+    affinity_count: jnp.ndarray  # [G, H, H] how many measurements entered the sum
     finite: jnp.ndarray  # [] no NaN/inf loss so far
 
 
-def hyperparams(lr: float, weight_decay: float) -> dict[str, jnp.ndarray]:
-    return {"lr": jnp.float32(lr), "weight_decay": jnp.float32(weight_decay)}
+def hyperparams(train: TrainConfig) -> dict[str, jnp.ndarray]:
+    """The training values the compiled program takes as arguments (never as constants)."""
+    return {
+        "lr": jnp.float32(train.lr),
+        "weight_decay": jnp.float32(train.weight_decay),
+        "pretrain_steps": jnp.int32(train.pretrain_steps),
+    }
 
 
 def make_optimizer(name: str, hp: dict[str, jnp.ndarray]) -> optax.GradientTransformation:
@@ -74,6 +89,34 @@ def make_optimizer(name: str, hp: dict[str, jnp.ndarray]) -> optax.GradientTrans
 def _per_head(y: jnp.ndarray, groups: jnp.ndarray) -> jnp.ndarray:
     """[n, K] task columns -> [G, n, H] in the arm's head layout."""
     return jnp.moveaxis(y[:, groups], 1, 0)
+
+
+def network_keys(key: jax.Array, spec: ArmSpec, purpose: str) -> jax.Array:
+    """One key per network, from the arm's name and the network's tasks alone.
+
+    A network's initialisation and minibatches therefore do not depend on which other
+    networks (or arms) train beside it: network k of the vmapped `stl` arm is exactly
+    the network a solo run of task k trains.
+    """
+
+    def tag(text: str) -> int:
+        return zlib.crc32(text.encode()) & 0x7FFFFFFF
+
+    key = jax.random.fold_in(jax.random.fold_in(key, tag(spec.name)), tag(purpose))
+    ids = jnp.asarray([tag(repr(group)) for group in spec.groups], dtype=jnp.uint32)
+    return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, ids)
+
+
+def phases(spec: ArmSpec) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """Per training phase, which heads train [P, H] and whether the trunk does [P].
+
+    One phase for every arm but transfer: pretraining (source heads 1..H-1 and trunk),
+    then fine-tuning from step hp["pretrain_steps"] on (head 0, with or without the trunk).
+    """
+    if spec.transfer is None:
+        return jnp.ones((1, spec.heads)), jnp.ones(1)
+    source = jnp.ones(spec.heads).at[0].set(0.0)
+    return jnp.stack([source, 1.0 - source]), jnp.array([1.0, 1.0 if spec.transfer == "full" else 0.0])
 
 
 class Program(NamedTuple):
@@ -96,62 +139,126 @@ def make_program(static: Static) -> Program:
 
     def init(key, data: Dataset, hp):
         states = {}
-        for i, spec in enumerate(static.arms):
+        for spec in static.arms:
             model, groups, _ = arm_parts(spec)
-            keys = jax.random.split(jax.random.fold_in(key, i), spec.networks)
+            keys = network_keys(key, spec, "init")
             params = jax.vmap(model.init, in_axes=(0, None))(keys, data.x_train[:1])
-            opt_state = jax.vmap(make_optimizer(static.optimizer, hp).init)(params)
-            y, m = (_per_head(a, groups) for a in label_view(spec.label_view, data.y_train, data.m_train))
-            labelled = m.max(axis=-1).T  # [N, G]
-            order = jnp.argsort(-labelled, axis=0, stable=True).T
             shape = (spec.networks, spec.heads)
+            log_var = jnp.zeros(shape)
+            opt_state = jax.vmap(make_optimizer(static.optimizer, hp).init)((params, log_var))
+            y, m = (_per_head(a, groups) for a in label_view(spec.label_view, data.y_train, data.m_train))
+            if spec.shuffle_aux:
+                y = jax.vmap(shuffle_auxiliary)(network_keys(key, spec, "shuffle"), y, m)
+            heads_on, _ = phases(spec)
+            labelled = (m[None] * heads_on[:, None, None, :]).max(axis=-1)  # [P, G, N]
             states[spec.name] = ArmState(
                 params=params,
+                log_var=log_var,
                 opt_state=opt_state,
                 y=y,
                 m=m,
-                order=order,
-                count=labelled.sum(0).astype(jnp.int32),
+                order=jnp.argsort(-labelled, axis=-1, stable=True),
+                count=labelled.sum(-1).astype(jnp.int32),
                 best_val=jnp.full(shape, jnp.inf),
                 best_step=jnp.zeros(shape, jnp.int32),
                 best_logits=jnp.zeros((spec.networks, data.x_test.shape[0], spec.heads)),
+                affinity_sum=jnp.zeros((*shape, spec.heads)),
+                affinity_count=jnp.zeros((*shape, spec.heads)),
                 finite=jnp.array(True),
             )
         return {"key": key, "step": jnp.int32(0), "arms": states}
 
-    def arm_chunk(spec: ArmSpec, s: ArmState, key, start, data: Dataset, optimizer):
+    def arm_chunk(spec: ArmSpec, s: ArmState, key, start, data: Dataset, optimizer, hp):
         model, groups, apply = arm_parts(spec)
+        heads_on, trunk_on = phases(spec)
+        weighting = static.weighting if spec.weighted else "equal"
+        measure = static.affinity_every > 0 and spec.name == AFFINITY_ARM
+        block = static.affinity_every if measure else static.eval_every
+        net = jnp.arange(spec.networks)[:, None]
+        pcgrad_keys = network_keys(key, spec, "pcgrad")
 
-        def loss_fn(params, x, y, m):
-            return masked_bce(model.apply(params, x), y, m)
+        def task_losses(params, x, y, m):  # one network: [H]
+            return masked_bce_per_task(model.apply(params, x), y, m)
 
-        def step(carry, pos):
-            params, opt_state = carry
+        def phase_of(t):
+            return (t >= hp["pretrain_steps"]).astype(jnp.int32) if spec.transfer else 0
+
+        def batch(u, phase):
+            # Uniform over each network's rows labelled for this phase, with replacement.
+            count = s.count[phase][:, None]
+            pos = jnp.minimum((u * count).astype(jnp.int32), jnp.maximum(count - 1, 0))
             # Indices are in range by construction; skipping bounds handling is measurably faster.
-            net = jnp.arange(spec.networks)[:, None]
-            rows = s.order.at[net, pos].get(mode="promise_in_bounds")  # [G, B]
+            rows = s.order[phase].at[net, pos].get(mode="promise_in_bounds")  # [G, B]
             x = data.x_train.at[rows].get(mode="promise_in_bounds")
             y, m = (a.at[net, rows].get(mode="promise_in_bounds") for a in (s.y, s.m))
-            loss, grads = jax.vmap(jax.value_and_grad(loss_fn))(params, x, y, m)
-            updates, opt_state = jax.vmap(optimizer.update)(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state), loss
+            return x, y, m * heads_on[phase]
 
-        # Minibatch positions for the whole chunk in one draw (one RNG call instead of
-        # one per step): uniform over each network's labelled rows, with replacement.
-        u = jax.random.uniform(jax.random.fold_in(key, start), (static.eval_every, spec.networks, static.batch_size))
-        pos = jnp.minimum((u * s.count[:, None]).astype(jnp.int32), jnp.maximum(s.count[:, None] - 1, 0))
-        (params, opt_state), losses = jax.lax.scan(step, (s.params, s.opt_state), pos)
-        # Each head is early-stopped on its own validation loss (Caruana 1997, 7.1):
-        # keep its test logits from the evaluation where that loss was lowest.
+        def gradients(params, log_var, x, y, m, k):  # one network: per-task losses, grads of (params, log_var)
+            if weighting == "pcgrad":
+                values, grads = pcgrad_grads(lambda p: task_losses(p, x, y, m), params, k)
+                return values, (grads, jnp.zeros_like(log_var))
+
+            def objective(p, v):
+                values = task_losses(p, x, y, m)
+                return (uncertainty_total(values, v) if weighting == "uncertainty" else values.sum()), values
+
+            (_, values), grads = jax.value_and_grad(objective, argnums=(0, 1), has_aux=True)(params, log_var)
+            return values, grads
+
+        def step(carry, inputs):
+            params, log_var, opt_state = carry
+            u, t = inputs
+            phase = phase_of(t)
+            x, y, m = batch(u, phase)
+            keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(pcgrad_keys, t)
+            losses, grads = jax.vmap(gradients)(params, log_var, x, y, m, keys)
+            if spec.transfer:
+                # Fine-tuning starts from a fresh optimiser state (no momentum from the source
+                # tasks), and parameters that do not train in a phase get no update at all.
+                fresh = jax.vmap(optimizer.init)((params, log_var))
+                opt_state = jax.tree.map(lambda a, b: jnp.where(t == hp["pretrain_steps"], a, b), fresh, opt_state)
+            updates, opt_state = jax.vmap(optimizer.update)(grads, opt_state, (params, log_var))
+            if spec.transfer:
+                frozen = head_mask(params, heads_on[phase], trunk_on[phase])
+                updates = (jax.tree.map(jnp.multiply, updates[0], frozen), updates[1])
+            params, log_var = optax.apply_updates((params, log_var), updates)
+            return (params, log_var, opt_state), losses.sum(-1)
+
+        def steps_block(carry, inputs):
+            trained, (z_sum, z_count) = carry
+            u, t = inputs
+            if measure:  # TAG lookahead from the parameters before this block's first step, on its batch
+                x, y, m = batch(u[0], 0)
+                z, valid = jax.vmap(
+                    lambda p, x, y, m: lookahead_affinity(lambda q: task_losses(q, x, y, m), p, hp["lr"])
+                )(trained[0], x, y, m)
+                z_sum, z_count = z_sum + z, z_count + valid
+            trained, losses = jax.lax.scan(step, trained, (u, t))
+            return (trained, (z_sum, z_count)), losses
+
+        # Minibatch draws for the whole chunk in one RNG call per network instead of one per step.
+        shape = (static.eval_every // block, block)
+        keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(network_keys(key, spec, "batches"), start)
+        u = jax.vmap(lambda k: jax.random.uniform(k, (*shape, static.batch_size)), out_axes=2)(keys)
+        t = start + jnp.arange(static.eval_every).reshape(shape)
+        carry = ((s.params, s.log_var, s.opt_state), (s.affinity_sum, s.affinity_count))
+        ((params, log_var, opt_state), (z_sum, z_count)), losses = jax.lax.scan(steps_block, carry, (u, t))
+        losses = losses.reshape(static.eval_every, spec.networks)
+        # Each head is early-stopped on its own validation loss (Caruana 1997, 7.1): keep
+        # its test logits from the evaluation where that loss was lowest, among the
+        # evaluations where the head was training (transfer: the target after pretraining).
         val = jax.vmap(bce)(apply(params, data.x_val), _per_head(data.y_val, groups))  # [G, H]
-        improved = val < s.best_val
+        improved = (val < s.best_val) & (heads_on[phase_of(start + static.eval_every - 1)] > 0)
         test_logits = apply(params, data.x_test)
         new = s._replace(
             params=params,
+            log_var=log_var,
             opt_state=opt_state,
             best_val=jnp.where(improved, val, s.best_val),
             best_step=jnp.where(improved, start + static.eval_every, s.best_step),
             best_logits=jnp.where(improved[:, None, :], test_logits, s.best_logits),
+            affinity_sum=z_sum,
+            affinity_count=z_count,
             finite=s.finite & jnp.all(jnp.isfinite(losses)),
         )
         return new, {"train_loss": losses.mean(0), "val_bce": val}
@@ -161,10 +268,9 @@ def make_program(static: Static) -> Program:
         optimizer = make_optimizer(static.optimizer, hp)
         start = state["step"]
         arms_out, curves = {}, {}
-        for i, spec in enumerate(static.arms):
-            key = jax.random.fold_in(state["key"], 1000 + i)
+        for spec in static.arms:
             arms_out[spec.name], curves[spec.name] = arm_chunk(
-                spec, state["arms"][spec.name], key, start, data, optimizer
+                spec, state["arms"][spec.name], state["key"], start, data, optimizer, hp
             )
         return {"key": state["key"], "step": start + static.eval_every, "arms": arms_out}, curves
 
@@ -180,6 +286,8 @@ def make_program(static: Static) -> Program:
                 "best_step": s.best_step,
                 "finite": s.finite,
             }
+            if static.affinity_every > 0 and spec.name == AFFINITY_ARM:  # mean Z over measurements, [G, H, H]
+                out[spec.name]["affinity"] = s.affinity_sum / jnp.where(s.affinity_count > 0, s.affinity_count, jnp.nan)
         return out
 
     return Program(init, chunk, finish)
@@ -187,7 +295,7 @@ def make_program(static: Static) -> Program:
 
 def _signature(args: Any) -> Any:
     leaves, treedef = jax.tree.flatten(args)
-    return treedef, tuple((np.shape(x), np.result_type(x)) for x in leaves)
+    return treedef, tuple((np.shape(x), getattr(x, "dtype", type(x))) for x in leaves)
 
 
 class Compiled:

@@ -7,10 +7,15 @@ from collections.abc import Callable
 import numpy as np
 
 from harness.config import ConfigError, DataConfig
-from harness.data import synthetic
+from harness.data import digits, scenes, synthetic, table
 from harness.data.base import Dataset
 
-SUITES: dict[str, Callable[[DataConfig, int], Dataset]] = {"synthetic": synthetic.make}
+SUITES: dict[str, Callable[[DataConfig, int], Dataset]] = {
+    "synthetic": synthetic.make,
+    "scenes": scenes.make,
+    "digits": digits.make,
+    "table": table.make,
+}
 
 
 def make_dataset(cfg: DataConfig, seed: int) -> Dataset:
@@ -26,4 +31,10 @@ def make_replicates(cfg: DataConfig, replicates: int) -> Dataset:
 
 
 def task_names(cfg: DataConfig) -> list[str]:
+    if cfg.suite == "scenes":
+        return scenes.task_names(cfg.tasks)
+    if cfg.suite == "digits":
+        return digits.task_names()
+    if cfg.suite == "table":
+        return list(cfg.labels)
     return [f"task{k}" for k in range(cfg.tasks)]

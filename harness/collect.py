@@ -1,0 +1,219 @@
+"""A sweep folder -> one tidy long table, plus the list of jobs that could not be used.
+
+Works on any folder of result.json files (a Hydra multirun from any launcher, a single
+run, or folders copied together): result files are found recursively, and job folders
+that Hydra created (they hold `.hydra/`) without a result.json are reported as missing.
+Nothing in a bad job stops the collection: it is listed in `Collection.problems` and
+skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from harness.results import METRICS, RESULT_FILE, SCHEMA_VERSION
+
+# Columns of the long table besides the swept config keys.
+ID_COLUMNS = ("job", "arm", "task", "task_name", "seed", "arm_width", "arm_params")
+
+
+class CollectError(ValueError):
+    """The folder holds nothing that can be collected (message is one line)."""
+
+
+@dataclass
+class Problem:
+    job: str  # job folder, relative to the sweep folder
+    kind: str  # missing | corrupt | failed | diverged | schema | empty
+    detail: str
+
+
+@dataclass
+class Collection:
+    root: Path
+    table: pd.DataFrame  # one row per job, arm, task, seed and metric
+    jobs: pd.DataFrame  # one row per usable job: every config key, timing, environment
+    swept: list[str]  # config keys (dotted) that vary between usable jobs
+    problems: list[Problem] = field(default_factory=list)
+    study: str | None = None  # the +experiment=NAME the sweep ran, if any
+
+
+def flatten(tree: dict, prefix: str = "") -> dict:
+    """Nested dicts -> {"data.tasks": 8, ...}; lists become comma-joined strings."""
+    out = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{name}."))
+        elif isinstance(value, list):
+            out[name] = ",".join(str(v) for v in value)
+        else:
+            out[name] = value
+    return out
+
+
+def find_jobs(root: Path) -> tuple[list[Path], list[Path]]:
+    """(folders holding a result.json, Hydra job folders without one), sorted."""
+    with_result, without = [], []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d != ".hydra")
+        here = Path(folder)
+        if RESULT_FILE in files:
+            with_result.append(here)
+        elif (here / ".hydra").is_dir() and not (here / "multirun.yaml").exists():
+            without.append(here)
+    return with_result, without
+
+
+def _job_name(root: Path, folder: Path) -> str:
+    rel = folder.relative_to(root).as_posix()
+    return rel if rel != "." else folder.name
+
+
+def _load(path: Path, job: str) -> tuple[dict | None, Problem | None]:
+    """The payload of a usable result file, or why it cannot be used."""
+    try:
+        payload = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        return None, Problem(job, "corrupt", f"{RESULT_FILE} unreadable: {str(error).splitlines()[0]}")
+    if not isinstance(payload, dict):
+        return None, Problem(job, "corrupt", f"{RESULT_FILE} is not a JSON object")
+    version = payload.get("schema_version")
+    if version != SCHEMA_VERSION:
+        return None, Problem(job, "schema", f"schema_version={version!r}, expected {SCHEMA_VERSION}")
+    status = payload.get("status")
+    if status == "diverged":
+        where = ", ".join(f"{d.get('arm')} seed {d.get('seed')}" for d in payload.get("diverged", []))
+        return None, Problem(job, "diverged", f"non-finite training loss ({where or 'no detail'})")
+    if status != "ok":
+        return None, Problem(job, "failed", f"status={status!r}: {payload.get('error') or 'no error message'}")
+    if not payload.get("records") or not isinstance(payload.get("config"), dict):
+        return None, Problem(job, "empty", "status ok but no records or config")
+    return payload, None
+
+
+def _study(payload: dict) -> str | None:
+    for override in payload.get("overrides") or []:
+        key, _, value = str(override).lstrip("+~").partition("=")
+        if key == "experiment":
+            return value
+    return None
+
+
+def collect(root: str | Path) -> Collection:
+    """Read every job under `root` into a Collection; raise CollectError if none is usable."""
+    root = Path(root)
+    if not root.is_dir():
+        raise CollectError(f"{root}: not a folder")
+    with_result, without = find_jobs(root)
+    problems = [
+        Problem(_job_name(root, f), "missing", f"no {RESULT_FILE} (job killed, failed or still running)")
+        for f in without
+    ]
+    problems += _never_started(root, with_result + without)
+
+    jobs, records = [], []
+    studies = set()
+    for folder in with_result:
+        name = _job_name(root, folder)
+        payload, problem = _load(folder / RESULT_FILE, name)
+        if problem is not None:
+            problems.append(problem)
+            continue
+        try:
+            config = flatten(payload["config"])
+            task_names = payload.get("task_names") or []
+            arms = payload.get("arms", {})
+            for rec in payload["records"]:
+                arm = arms.get(rec["arm"], {})
+                task = int(rec["task"])
+                base = {
+                    "job": name,
+                    "arm": rec["arm"],
+                    "task": task,
+                    "task_name": task_names[task] if task < len(task_names) else str(task),
+                    "seed": int(rec["seed"]),
+                    "arm_width": arm.get("width"),
+                    "arm_params": arm.get("networks", 1) * arm.get("params_per_network", 0) or None,
+                }
+                records += [{**base, "metric": m, "value": float(rec[m])} for m in METRICS if m in rec]
+        except (KeyError, TypeError, ValueError, IndexError) as error:
+            problems.append(Problem(name, "corrupt", f"malformed records: {type(error).__name__}: {error}"))
+            continue
+        studies.add(_study(payload))
+        timing = {f"timing.{k}": v for k, v in (payload.get("timing") or {}).items()}
+        env = {f"environment.{k}": v for k, v in (payload.get("environment") or {}).items()}
+        jobs.append({"job": name, **config, **timing, **env, "created": payload.get("created")})
+
+    if not jobs:
+        listed = "; ".join(f"{p.job}: {p.kind}" for p in problems[:5])
+        detail = f" ({len(problems)} unusable: {listed})" if problems else ""
+        raise CollectError(f"{root}: no usable {RESULT_FILE} found{detail}")
+
+    jobs_df = pd.DataFrame(jobs)
+    config_keys = [c for c in jobs_df.columns if c.split(".")[0] in ("arms", "data", "model", "train")]
+    swept = [c for c in config_keys if jobs_df[c].astype(str).nunique() > 1]
+    table = pd.DataFrame(records).merge(jobs_df[["job", *swept]], on="job", how="left")
+    table = table[[*ID_COLUMNS[:1], *swept, *ID_COLUMNS[1:], "metric", "value"]]
+    study = studies.pop() if len(studies) == 1 else None
+    return Collection(root, table, jobs_df, swept, problems, study)
+
+
+def _never_started(root: Path, seen: list[Path]) -> list[Problem]:
+    """Jobs of a Hydra multirun (per multirun.yaml) whose numbered folder was never created."""
+    manifest = root / "multirun.yaml"
+    if not manifest.exists():
+        return []
+    try:
+        expected = expected_jobs(manifest)
+    except Exception:  # noqa: BLE001 - an unreadable manifest only loses this check
+        return []
+    present = {f.name for f in seen if f.parent == root}
+    return [
+        Problem(str(n), "missing", "job never started (no folder)") for n in range(expected) if str(n) not in present
+    ]
+
+
+def expected_jobs(manifest: Path) -> int:
+    """How many jobs the multirun in `manifest` (multirun.yaml) launches with the basic sweep grammar."""
+    import yaml
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    hydra_cfg = yaml.safe_load(manifest.read_text())["hydra"]  # raw: interpolations stay as written
+    if hydra_cfg["sweep"]["subdir"] != "${hydra.job.num}":
+        raise ValueError("job folders are not numbered")
+    params = hydra_cfg["sweeper"].get("params") or {}
+    lines = [f"{k}={v}" for k, v in params.items()] + list(hydra_cfg["overrides"]["task"])
+    sizes = {}
+    for override in OverridesParser.create().parse_overrides(lines):
+        count = len(list(override.sweep_string_iterator())) if override.is_discrete_sweep() else 1
+        sizes[override.get_key_element()] = count  # later (command line) wins, as in the sweeper
+    total = 1
+    for count in sizes.values():
+        total *= count
+    return total
+
+
+def write_table(collection: Collection, out: str | Path) -> list[Path]:
+    """Write results.csv (and results.parquet when pyarrow is installed) and problems.csv into `out`."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = [out / "results.csv", out / "jobs.csv"]
+    collection.table.to_csv(written[0], index=False)
+    collection.jobs.to_csv(written[1], index=False)
+    try:
+        import pyarrow  # noqa: F401
+
+        collection.table.to_parquet(out / "results.parquet", index=False)
+        written.append(out / "results.parquet")
+    except ImportError:
+        pass
+    if collection.problems:
+        pd.DataFrame([vars(p) for p in collection.problems]).to_csv(out / "problems.csv", index=False)
+        written.append(out / "problems.csv")
+    return written

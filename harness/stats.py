@@ -1,0 +1,120 @@
+"""Statistics over the tidy table: means with t confidence intervals, paired gains, Delta_m.
+
+Conventions (stated in every report):
+- A seed is a replicate: both arms train on the same data draw and the same seed, so
+  arm differences are paired per (sweep point, task, seed).
+- gain of sharing = separate - shared for losses (test_bce) and shared - separate for
+  scores (test_acc, test_auroc): positive means sharing helped.
+- Uncertainty is over seeds: a point's per-seed values (for example the mean over tasks
+  of the paired gain) are summarised by their mean and a two-sided 95% t interval.
+- Delta_m (LibMTL) in percent: mean over tasks t and metrics m of
+  (-1)^{higher_is_better(m)} * (B_tm - N_tm) / B_tm * 100, B the separate networks, N the
+  shared one, computed per seed and then summarised over seeds; positive = sharing helped.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats as _scipy_stats
+
+HIGHER_IS_BETTER = {"test_bce": False, "val_bce": False, "test_acc": True, "test_auroc": True}
+DELTA_M_METRICS = ("test_bce", "test_auroc")
+
+
+def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float, int]:
+    """(mean, low, high, n) with a two-sided t interval; the bounds are NaN for fewer than 2 values."""
+    x = np.asarray([v for v in values if np.isfinite(v)], dtype=float)
+    n = len(x)
+    if n == 0:
+        return math.nan, math.nan, math.nan, 0
+    mean = float(x.mean())
+    if n < 2:
+        return mean, math.nan, math.nan, n
+    half = float(_scipy_stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
+    return mean, mean - half, mean + half, n
+
+
+def summarize(frame: pd.DataFrame, by: Sequence[str], value: str = "value") -> pd.DataFrame:
+    """Mean and 95% CI of `value` for each group of `by` (one row per group)."""
+    rows = []
+    for key, group in frame.groupby(list(by), sort=True, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        mean, low, high, n = mean_ci(group[value].to_numpy())
+        rows.append({**dict(zip(by, key, strict=True)), "mean": mean, "low": low, "high": high, "n": n})
+    return pd.DataFrame(rows, columns=[*by, "mean", "low", "high", "n"])
+
+
+def paired(
+    table: pd.DataFrame, metric: str, shared: str = "mtl", separate: str = "stl", keys: Sequence[str] = ()
+) -> pd.DataFrame:
+    """Per (keys, task, seed): the two arms' values and gain (positive = `shared` did better).
+
+    Rows where either arm is missing are dropped (a pair needs both). Pairs never cross
+    jobs; jobs that share `keys` (a key swept but not asked for) are kept side by side.
+    """
+    index = [*keys, *(["job"] if "job" in table else []), "task", "seed"]
+    rows = table[(table["metric"] == metric) & table["arm"].isin([shared, separate])]
+    wide = rows.pivot_table(index=index, columns="arm", values="value", aggfunc="first").dropna()
+    if shared not in wide or separate not in wide:
+        return pd.DataFrame(columns=[*index, "shared", "separate", "gain"])
+    sign = 1.0 if HIGHER_IS_BETTER[metric] else -1.0
+    out = wide[[shared, separate]].rename(columns={shared: "shared", separate: "separate"})
+    out["gain"] = sign * (out["shared"] - out["separate"])
+    return out.reset_index()
+
+
+def gain_per_seed(pairs: pd.DataFrame, keys: Sequence[str] = (), tasks: Sequence[int] | None = None) -> pd.DataFrame:
+    """Mean over tasks (or over `tasks` only) of the paired gain, one row per (keys, seed)."""
+    if tasks is not None:
+        pairs = pairs[pairs["task"].isin(list(tasks))]
+    return pairs.groupby([*keys, "seed"], as_index=False)["gain"].mean()
+
+
+def gain_summary(
+    table: pd.DataFrame,
+    metric: str,
+    keys: Sequence[str] = (),
+    shared: str = "mtl",
+    separate: str = "stl",
+    tasks: Sequence[int] | None = None,
+) -> pd.DataFrame:
+    """Mean over seeds (with 95% CI) of the per-seed, task-averaged paired gain, per point of `keys`."""
+    per_seed = gain_per_seed(paired(table, metric, shared, separate, keys), keys, tasks)
+    return summarize(per_seed, keys, value="gain")
+
+
+def delta_m(
+    table: pd.DataFrame,
+    keys: Sequence[str] = (),
+    shared: str = "mtl",
+    separate: str = "stl",
+    metrics: Sequence[str] = DELTA_M_METRICS,
+) -> pd.DataFrame:
+    """Delta_m in percent per (keys, seed); positive = sharing helped (see module docstring)."""
+    parts = []
+    for metric in metrics:
+        pairs = paired(table, metric, shared, separate, keys)
+        # The paired gain is already (-1)^hib * (B - N), so the term is gain / B.
+        pairs["delta"] = 100.0 * pairs["gain"] / pairs["separate"].abs()
+        parts.append(pairs)
+    every = pd.concat(parts, ignore_index=True)
+    return every.groupby([*keys, "seed"], as_index=False)["delta"].mean()
+
+
+def crossover(x: Sequence[float], mean: Sequence[float], log: bool = True) -> float | None:
+    """The first x where a curve of mean gain goes from < 0 to >= 0 (interpolated, in log x if `log`).
+
+    None if it never does (always helps, always hurts, or it crosses downwards only).
+    """
+    points = sorted(zip(x, mean, strict=True))
+    for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
+        if y0 < 0 <= y1:
+            t = -y0 / (y1 - y0)
+            if log:
+                return float(math.exp(math.log(x0) + t * (math.log(x1) - math.log(x0))))
+            return float(x0 + t * (x1 - x0))
+    return None

@@ -1,0 +1,54 @@
+"""TAG lookahead affinity: positive between identical tasks, negative against a negated gradient."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from controls_helpers import PAIR, run_chunks, same_heads, static, tiny_data
+
+from harness.config import ConfigError, RunConfig, TrainConfig, validate
+from harness.gradients import lookahead_affinity
+
+PARAMS = {"params": {"trunk": jnp.array([0.5, -1.0]), "heads": {"bias": jnp.array([0.0, 0.0])}}}
+LR = 0.1
+
+
+def f(p):  # a positive loss of the trunk
+    return jnp.sum((p["params"]["trunk"] - 2.0) ** 2) + 1.0
+
+
+def test_identical_tasks_have_positive_affinity():
+    z, valid = lookahead_affinity(lambda p: jnp.stack([f(p), f(p)]), PARAMS, LR)
+    assert np.all(valid)
+    # A step of lr * grad f from trunk t lowers f from 1 + |t - 2|^2 to 1 + (1 - 2 lr)^2 |t - 2|^2.
+    d2 = float(jnp.sum((PARAMS["params"]["trunk"] - 2.0) ** 2))
+    expected = 1.0 - (1.0 + (1.0 - 2 * LR) ** 2 * d2) / (1.0 + d2)
+    np.testing.assert_allclose(z, np.full((2, 2), expected), rtol=1e-5)
+    assert expected > 0
+
+
+def test_a_negated_gradient_has_negative_affinity():
+    z, _ = lookahead_affinity(lambda p: jnp.stack([f(p), 20.0 - f(p)]), PARAMS, LR)
+    assert z[0, 1] < 0 and z[1, 0] < 0
+    assert z[0, 0] > 0 and z[1, 1] > 0
+
+
+def test_affinity_is_undefined_for_a_task_without_labels_in_the_batch():
+    z, valid = lookahead_affinity(lambda p: jnp.stack([f(p), 0.0 * f(p)]), PARAMS, LR)
+    np.testing.assert_array_equal(valid, [[True, False], [False, False]])
+    assert z[0, 1] == 0.0
+
+
+def test_measured_affinity_between_two_copies_of_a_task_is_positive():
+    spec = static(("mtl",), tasks=2, affinity_every=1)
+    arm = run_chunks(spec, tiny_data(PAIR, duplicate=True), 1, prepare=same_heads)[-1]["arms"]["mtl"]
+    assert np.all(np.asarray(arm.affinity_count) == 5)  # every step of the 5-step chunk
+    z = np.asarray(arm.affinity_sum / arm.affinity_count)[0]
+    np.testing.assert_allclose(z, np.full((2, 2), z[0, 0]), rtol=1e-4)  # one loss function, twice
+    assert z[0, 1] > 0 and z[1, 0] > 0
+
+
+def test_affinity_needs_the_shared_arm_and_a_divisor_of_eval_every():
+    with pytest.raises(ConfigError, match="train.affinity_every=5 is not accepted; expected 0 unless arm mtl"):
+        validate(RunConfig(arms=["stl"], train=TrainConfig(affinity_every=5)))
+    with pytest.raises(ConfigError, match="a divisor of train.eval_every=50"):
+        validate(RunConfig(train=TrainConfig(affinity_every=7)))

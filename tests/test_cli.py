@@ -1,0 +1,86 @@
+"""The command line, as a user types it: subprocesses of `python -m harness.run`."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parent.parent
+TINY = [
+    "data.tasks=2",
+    "data.dim=4",
+    "data.pool=32",
+    "data.n_per_task=16",
+    "data.n_val=16",
+    "data.n_test=32",
+    "model.width=4",
+    "model.depth=1",
+    "train.steps=20",
+    "train.eval_every=10",
+    "train.batch_size=8",
+    "train.seeds=2",
+]
+
+
+def harness(*args, cache):
+    flags = [a for a in args if a.startswith("-")]  # Hydra wants flags before overrides
+    overrides = [a for a in args if not a.startswith("-")]
+    return subprocess.run(
+        [sys.executable, "-m", "harness.run", *flags, *TINY, f"runtime.cache_dir={cache}", *overrides],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_single_run_writes_a_result(tmp_path):
+    out = tmp_path / "run"
+    proc = harness(f"hydra.run.dir={out}", cache=tmp_path / "cache")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads((out / "result.json").read_text())
+    assert result["status"] == "ok"
+    assert {r["arm"] for r in result["records"]} == {"mtl", "stl"}
+    assert len(result["records"]) == 2 * 2 * 2  # arms x tasks x seeds
+    assert not list(out.glob(".result.json.*.tmp"))
+
+
+def test_multirun_writes_one_result_per_job(tmp_path):
+    sweep = tmp_path / "sweep"
+    proc = harness("-m", "data.relatedness=0,1", f"hydra.sweep.dir={sweep}", cache=tmp_path / "cache")
+    assert proc.returncode == 0, proc.stderr
+    results = [json.loads((sweep / str(i) / "result.json").read_text()) for i in range(2)]
+    assert [r["config"]["data"]["relatedness"] for r in results] == [0.0, 1.0]
+    assert results[0]["records"] != results[1]["records"]
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("model.widht=3", "model.widht"),
+        ("model.width=-1", "model.width"),
+        ("data.tasks=0", "data.tasks"),
+        ("data.n_target=5000", "data.n_target"),
+        ("data.missing=1.5", "data.missing"),
+        ("arms=[mtl,bogus]", "arms"),
+        ("model.width=abc", "model.width"),
+    ],
+)
+def test_bad_input_one_line_error_and_no_result(tmp_path, override, key):
+    out = tmp_path / "run"
+    proc = harness(override, f"hydra.run.dir={out}", cache=tmp_path / "cache")
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and key in lines[0], proc.stderr
+    assert not out.exists()
+
+
+def test_impossible_sweep_fails_before_any_job_runs(tmp_path):
+    sweep = tmp_path / "sweep"
+    proc = harness("-m", "model.width=4,-2", f"hydra.sweep.dir={sweep}", cache=tmp_path / "cache")
+    assert proc.returncode == 2
+    assert "model.width=-2" in proc.stderr.strip().splitlines()[-1]
+    assert not sweep.exists()

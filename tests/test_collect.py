@@ -1,0 +1,109 @@
+"""Collect: good jobs become rows, bad ones are listed, never a crash."""
+
+import json
+
+import pytest
+
+from harness.collect import CollectError, collect, write_table
+from harness.config import RunConfig, to_dict
+
+
+def config(width: int, tasks: int) -> dict:
+    run = RunConfig()
+    run.model.width, run.data.tasks, run.train.seeds = width, tasks, 2
+    return to_dict(run)
+
+
+def payload(width: int, status: str = "ok", seeds: int = 2, tasks: int = 2) -> dict:
+    records = [
+        {"arm": arm, "task": t, "network": 0, "seed": s, "test_bce": 0.5 + 0.01 * t, "test_acc": 0.7,
+         "test_auroc": 0.8, "val_bce": 0.5, "best_step": 10}
+        for arm in ("mtl", "stl") for s in range(seeds) for t in range(tasks)
+    ]  # fmt: skip
+    return {
+        "schema_version": 1,
+        "status": status,
+        "error": "boom" if status == "failed" else None,
+        "config": config(width, tasks),
+        "overrides": ["+experiment=capacity", f"model.width={width}"],
+        "task_names": [f"task{t}" for t in range(tasks)],
+        "arms": {"mtl": {"networks": 1, "params_per_network": 100, "width": width},
+                 "stl": {"networks": tasks, "params_per_network": 60, "width": width}},
+        "records": records if status == "ok" else [],
+        "diverged": [{"arm": "mtl", "seed": 0}] if status == "diverged" else [],
+        "timing": {"train_seconds": 1.0},
+    }  # fmt: skip
+
+
+def job(root, num, content):
+    folder = root / str(num)
+    (folder / ".hydra").mkdir(parents=True)
+    if content is not None:
+        text = content if isinstance(content, str) else json.dumps(content)
+        (folder / "result.json").write_text(text)
+
+
+@pytest.fixture
+def sweep(tmp_path):
+    job(tmp_path, 0, payload(4))
+    job(tmp_path, 1, payload(16))
+    job(tmp_path, 2, '{"schema_version": 1, "status": "ok", "rec')  # corrupt: cut short
+    job(tmp_path, 3, payload(64, status="failed"))
+    job(tmp_path, 4, None)  # missing: killed before writing
+    job(tmp_path, 5, payload(256, status="diverged"))
+    return tmp_path
+
+
+def test_collect_keeps_good_jobs_and_lists_the_rest(sweep, tmp_path):
+    c = collect(sweep)
+    assert sorted(c.table["job"].unique()) == ["0", "1"]
+    assert c.swept == ["model.width"]
+    assert sorted(c.table["model.width"].unique()) == [4, 16]
+    # 2 jobs x 2 arms x 2 tasks x 2 seeds x 5 metrics
+    assert len(c.table) == 80
+    assert {(p.job, p.kind) for p in c.problems} == {
+        ("2", "corrupt"),
+        ("3", "failed"),
+        ("4", "missing"),
+        ("5", "diverged"),
+    }
+    assert c.study == "capacity"
+    row = c.table[(c.table["arm"] == "stl") & (c.table["job"] == "0")].iloc[0]
+    assert row["arm_params"] == 120 and row["task_name"] == "task0"
+    written = write_table(c, tmp_path / "out")
+    assert {p.name for p in written} >= {"results.csv", "problems.csv"}
+
+
+def test_collect_reports_jobs_that_never_started(sweep):
+    (sweep / "multirun.yaml").write_text(
+        "hydra:\n  sweep:\n    subdir: ${hydra.job.num}\n  sweeper:\n    params:\n      model.width: 4,16,64,256\n"
+        "  overrides:\n    task:\n    - data.tasks=2,3\n"
+    )  # 4 widths x 2 task counts (the command line's sweep) = 8 jobs, 6 folders
+    kinds = {(p.job, p.kind) for p in collect(sweep).problems}
+    assert {("6", "missing"), ("7", "missing")} <= kinds
+
+
+def test_collect_without_any_usable_result_is_one_line_error(tmp_path):
+    job(tmp_path, 0, None)
+    with pytest.raises(CollectError, match="no usable result.json.*0: missing"):
+        collect(tmp_path)
+    with pytest.raises(CollectError, match="not a folder"):
+        collect(tmp_path / "nope")
+
+
+def test_report_cli_on_a_folder_without_results_is_one_line_and_status_2(tmp_path, capsys):
+    from harness.report import main
+
+    job(tmp_path, 0, None)
+    assert main([str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err
+
+
+def test_report_on_a_sweep_with_bad_jobs_lists_them(sweep, tmp_path):
+    from harness.report import main
+
+    assert main([str(sweep), "--out", str(tmp_path / "rep")]) == 0
+    text = (tmp_path / "rep" / "REPORT.md").read_text()
+    assert "## Jobs left out" in text and "| 2 | corrupt |" in text
+    assert (tmp_path / "rep" / "tables" / "capacity" / "results.csv").exists()

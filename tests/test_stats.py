@@ -1,0 +1,88 @@
+"""Statistics helpers against values computed by hand."""
+
+import math
+
+import pandas as pd
+import pytest
+
+from harness.stats import crossover, delta_m, gain_summary, mean_ci, paired, summarize
+
+
+def test_mean_ci_matches_hand_computed_t_interval():
+    # mean 2, sd 1, n 3: half-width = t_{0.975, 2} * 1 / sqrt(3) = 4.302653 / 1.732051 = 2.484138
+    mean, low, high, n = mean_ci([1.0, 2.0, 3.0])
+    assert (mean, n) == (2.0, 3)
+    assert low == pytest.approx(2.0 - 2.484138, abs=1e-5)
+    assert high == pytest.approx(2.0 + 2.484138, abs=1e-5)
+
+
+def test_mean_ci_needs_two_values_for_an_interval_and_ignores_nan():
+    mean, low, high, n = mean_ci([5.0, float("nan")])
+    assert (mean, n) == (5.0, 1) and math.isnan(low) and math.isnan(high)
+    assert mean_ci([])[3] == 0
+
+
+def _table(rows):
+    return pd.DataFrame(rows, columns=["point", "arm", "task", "seed", "metric", "value"])
+
+
+def test_paired_gain_sign_follows_the_metric_direction():
+    table = _table(
+        [
+            (1, "mtl", 0, 0, "test_bce", 0.40),
+            (1, "stl", 0, 0, "test_bce", 0.50),
+            (1, "mtl", 0, 0, "test_auroc", 0.70),
+            (1, "stl", 0, 0, "test_auroc", 0.80),
+        ]
+    )
+    bce = paired(table, "test_bce", keys=["point"])
+    auroc = paired(table, "test_auroc", keys=["point"])
+    assert bce["gain"].item() == pytest.approx(0.10)  # lower loss for the shared network: it helped
+    assert auroc["gain"].item() == pytest.approx(-0.10)  # lower AUROC for the shared network: it hurt
+
+
+def test_gain_summary_averages_tasks_within_a_seed_then_seeds():
+    rows = []
+    # seed 0: gains 0.1 and 0.3 -> 0.2; seed 1: gains 0.0 and 0.2 -> 0.1; mean 0.15, sd 0.0707107, n 2
+    for seed, gains in ((0, (0.1, 0.3)), (1, (0.0, 0.2))):
+        for task, g in enumerate(gains):
+            rows += [(1, "stl", task, seed, "test_bce", 1.0), (1, "mtl", task, seed, "test_bce", 1.0 - g)]
+    out = gain_summary(_table(rows), "test_bce", keys=["point"])
+    half = 12.706205 * 0.0707107 / math.sqrt(2)
+    assert out["mean"].item() == pytest.approx(0.15)
+    assert out["low"].item() == pytest.approx(0.15 - half, rel=1e-5)
+    assert out["n"].item() == 2
+    target = gain_summary(_table(rows), "test_bce", keys=["point"], tasks=[1])
+    assert target["mean"].item() == pytest.approx(0.25)
+
+
+def test_delta_m_is_positive_when_sharing_helps_and_in_percent():
+    table = _table(
+        [
+            (1, "stl", 0, 0, "test_bce", 0.50),
+            (1, "mtl", 0, 0, "test_bce", 0.40),  # (0.5 - 0.4) / 0.5 = +20%
+            (1, "stl", 0, 0, "test_auroc", 0.80),
+            (1, "mtl", 0, 0, "test_auroc", 0.88),  # -(0.8 - 0.88) / 0.8 = +10%
+        ]
+    )
+    out = delta_m(table, keys=["point"])
+    assert out["delta"].item() == pytest.approx(15.0)
+    worse = table.assign(value=[0.5, 0.6, 0.8, 0.72])  # +20% loss, -10% AUROC: both hurt
+    assert delta_m(worse, keys=["point"])["delta"].item() == pytest.approx(-15.0)
+
+
+def test_pairs_need_both_arms():
+    table = _table([(1, "mtl", 0, 0, "test_bce", 0.4), (1, "stl", 0, 1, "test_bce", 0.5)])
+    assert paired(table, "test_bce", keys=["point"]).empty
+
+
+def test_summarize_groups():
+    frame = pd.DataFrame({"k": [1, 1, 2], "value": [1.0, 3.0, 5.0]})
+    out = summarize(frame, ["k"])
+    assert out["mean"].tolist() == [2.0, 5.0] and out["n"].tolist() == [2, 1]
+
+
+def test_crossover_interpolates_in_log_width():
+    assert crossover([2, 8, 32], [-0.2, -0.1, 0.1]) == pytest.approx(16.0)
+    assert crossover([0.0, 0.5, 1.0], [-0.1, 0.1, 0.2], log=False) == pytest.approx(0.25)
+    assert crossover([2, 8], [0.1, 0.2]) is None

@@ -1,0 +1,101 @@
+import jax
+import numpy as np
+
+from harness import trainer
+from harness.arms import ArmSpec
+from harness.data import make_replicates
+from harness.job import replicate_keys, run_job, static_of
+from harness.trainer import Static, hyperparams, train
+
+
+def _train(run, static=None):
+    data = make_replicates(run.data, run.train.seeds)
+    static = static or static_of(run, data.x_train.shape[2:])
+    hp = hyperparams(run.train)
+    return train(static, replicate_keys(run), data, hp, run.train.steps)
+
+
+def test_vmapped_separate_networks_equal_solo_runs(tiny):
+    run = tiny(arms=["stl"])
+    together = _train(run)
+    for k in range(run.data.tasks):
+        solo_static = Static(
+            arms=(ArmSpec("stl", ((k,),)),),
+            model=run.model,
+            optimizer=run.train.optimizer,
+            batch_size=run.train.batch_size,
+            eval_every=run.train.eval_every,
+        )
+        solo = _train(run, solo_static)
+        for name in ("test_bce", "test_auroc", "val_bce", "best_step"):
+            np.testing.assert_allclose(
+                solo.metrics["stl"][name][:, 0], together.metrics["stl"][name][:, k], rtol=1e-5, atol=1e-6
+            )
+        np.testing.assert_allclose(
+            solo.curves["stl"]["train_loss"][:, :, 0], together.curves["stl"]["train_loss"][:, :, k], rtol=1e-5
+        )
+
+
+def test_training_lowers_the_loss_and_early_stopping_keeps_the_best_step(tiny):
+    out = _train(tiny(train={"steps": 200, "eval_every": 20}))
+    for arm in ("mtl", "stl"):
+        losses = out.curves[arm]["train_loss"]  # [S, evals, G]
+        assert np.all(losses[:, -1] < losses[:, 0])
+        val = out.curves[arm]["val_bce"]  # [S, evals, G, H]
+        best = out.metrics[arm]["val_bce"]
+        np.testing.assert_allclose(best, val.min(axis=1), rtol=1e-6)
+        steps = (val.argmin(axis=1) + 1) * 20
+        np.testing.assert_array_equal(out.metrics[arm]["best_step"], steps)
+
+
+def test_same_seed_identical_results_other_seed_different(tiny):
+    def metrics(seed):
+        result = run_job(tiny(train={"seed": seed}))
+        return [(r["arm"], r["task"], r["seed"], r["test_bce"], r["test_auroc"]) for r in result["records"]]
+
+    first, again, other = metrics(0), metrics(0), metrics(1)
+    assert first == again
+    assert first != other
+
+
+def test_runs_differing_only_in_values_trace_once(tiny):
+    shape = {"width": 7}  # a shape no other test compiles
+    before = trainer.TRACES.copy()
+    run_job(tiny(model=shape, data={"relatedness": 0.1, "n_per_task": 10}, train={"lr": 1e-3, "seed": 0}))
+    run_job(tiny(model=shape, data={"relatedness": 0.9, "n_per_task": 30, "missing": 0.5}, train={"lr": 0.03}))
+    traced = trainer.TRACES - before
+    assert traced["chunk"] == 1
+    assert traced["lower:init"] == 1 and traced["lower:chunk"] == 1 and traced["lower:finish"] == 1
+
+
+def mean_bce(result, arm):
+    return np.mean([r["test_bce"] for r in result["records"] if r["arm"] == arm])
+
+
+def learning_run(tiny, relatedness, width):
+    return tiny(
+        data={"tasks": 6, "dim": 16, "relatedness": relatedness, "n_per_task": 24, "pool": 64, "n_test": 500},
+        model={"width": width, "depth": 1},
+        train={"steps": 300, "eval_every": 20, "batch_size": 16, "seeds": 3, "lr": 3e-3},
+    )
+
+
+def test_sharing_helps_related_tasks_with_few_labels(tiny):
+    result = run_job(learning_run(tiny, relatedness=0.95, width=32))
+    assert mean_bce(result, "mtl") < mean_bce(result, "stl")
+
+
+def test_sharing_does_not_help_unrelated_tasks_in_a_tiny_network(tiny):
+    result = run_job(learning_run(tiny, relatedness=0.0, width=1))
+    assert mean_bce(result, "mtl") >= mean_bce(result, "stl")
+
+
+def test_result_payload_shape(tiny):
+    result = run_job(tiny())
+    assert result["status"] == "ok" and result["schema_version"] == 1
+    run = tiny()
+    assert len(result["records"]) == run.train.seeds * run.data.tasks * 2
+    assert result["arms"]["stl"]["networks"] == run.data.tasks
+    assert result["timing"]["net_steps"] == (1 + run.data.tasks) * run.train.seeds * run.train.steps
+    assert result["environment"]["platform"] == jax.devices()[0].platform
+    assert np.array(result["curves"]["mtl"]["val_bce"]).shape == (2, 2, 1, 3)
