@@ -31,8 +31,13 @@ def fake_run_job(run: RunConfig, progress=None, label="train") -> dict:
 # The CLI in a fresh process (Hydra configures logging process-wide), training replaced by fake_run_job.
 FAKE_CLI = (
     "import sys; sys.path.insert(0, {tests!r}); import harness.job, test_resume; "
-    "harness.job.run_job = test_resume.fake_run_job; from harness.run import cli; cli()"
+    "harness.job.run_job = test_resume.fake_run_job; import harness.fused; "
+    "harness.fused.run_group = test_resume.failing_group; from harness.run import cli; cli()"
 )
+
+
+def failing_group(runs, on_chunk=None):
+    raise MemoryError("fused program out of memory")
 
 
 def run_cli(*args: str) -> tuple[int, str]:
@@ -85,6 +90,17 @@ def test_resume_skips_complete_jobs_and_reruns_the_rest(tmp_path):
     assert not list(sweep.rglob("*.tmp"))
     assert [load(sweep / str(j))["status"] for j in range(4)] == ["ok", "failed", "ok", "ok"]
     assert load(sweep / "3")["config_hash"] != "0" * 64  # rerun, not kept
+
+
+def test_fused_program_that_raises_is_rerun_job_by_job_and_resumes(tmp_path):
+    sweep = tmp_path / "sweep"
+    base = ["-m", "train.lr=0.001,0.1,0.002", "hydra/launcher=fused", f"hydra.sweep.dir={sweep}"]
+    code, err = run_cli(*base)
+    assert code == 1 and "sweep: 3 jobs: 2 ok, 1 failed" in err
+    assert [load(sweep / str(j))["status"] for j in range(3)] == ["ok", "failed", "ok"]
+    time.sleep(1.1)
+    code, err = run_cli(*base, "runtime.resume=true")
+    assert code == 1 and "sweep: 3 jobs: 1 failed, 2 skipped" in err
 
 
 def test_config_hash_ignores_runtime_and_sees_everything_else():

@@ -44,6 +44,17 @@ def job_dir(cfg: DictConfig) -> Path:
         HydraConfig.instance().cfg = previous
 
 
+def writer(payload: dict):
+    """A task that writes an already trained job's payload into its Hydra output folder."""
+    from harness.run import write_result
+
+    def task(_cfg: DictConfig) -> str:
+        write_result(payload)
+        return payload["status"]
+
+    return task
+
+
 class FusedLauncher(HarnessLauncher):
     def __init__(self, max_jobs: int | None = None) -> None:
         self.max_jobs = max_jobs
@@ -53,7 +64,6 @@ class FusedLauncher(HarnessLauncher):
 
         from harness import fused, resume
         from harness.config import from_omegaconf
-        from harness.run import write_result
         from harness.runtime import enable_compilation_cache
 
         setup_globals()
@@ -86,9 +96,7 @@ class FusedLauncher(HarnessLauncher):
                 log.exception(f"fused program of jobs {chunk} failed; running them one by one")
                 tasks = [self.task_function] * len(chunk)
             else:
-                tasks = [
-                    lambda _cfg, payload=payload: (write_result(payload), payload["status"])[1] for payload in payloads
-                ]
+                tasks = [writer(payload) for payload in payloads]
             for i, task in zip(chunk, tasks, strict=True):
                 returns[i] = self.run_one(configs[i], task)
                 bar.update(1)
