@@ -225,7 +225,7 @@ def analyse_capacity(c: Collection, out: Path) -> Section:
         "and 28% below their mean; Table 2 (1D-DOORS): 23.5% and 31.4% lower. Here, Delta_m at the largest "
         "width: "
         + "; ".join(
-            f"K={r['data.tasks']}: {fmt(r['delta_m'], r['delta_m_low'], r['delta_m_high'], 1)}%"
+            f"K={r['data.tasks']:g}: {fmt(r['delta_m'], r['delta_m_low'], r['delta_m_high'], 1)}%"
             for _, r in top.iterrows()
         )
         + " (log loss and AUROC, not RMSE). Standley et al. 2020 found one shared network best only at the "
