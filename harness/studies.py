@@ -59,6 +59,15 @@ def sign_of(row) -> int:
     return 0
 
 
+def all_positive(signs: list[int]) -> str:
+    """Verdict for a claim that every point's gain is > 0."""
+    if signs and min(signs) > 0:
+        return "yes"
+    if signs.count(-1) > len(signs) / 2:
+        return "no"
+    return "partly" if 1 in signs else "unclear"
+
+
 def with_config(c: Collection, keys: list[str]) -> pd.DataFrame:
     """The long table with config columns `keys` (swept or not) attached."""
     missing = [k for k in keys if k not in c.table.columns]
@@ -168,9 +177,11 @@ def analyse_capacity(c: Collection, out: Path) -> Section:
     )
     hurts_small = any(sign_of(r) < 0 for _, r in gain[gain["model.width"] < widths[-1]].iterrows())
     signs_large = [sign_of(r) for _, r in large.iterrows()]
-    holds = "yes" if hurts_small and min(signs_large) >= 0 else "no" if min(signs_large) < 0 else "unclear"
-    if not hurts_small and min(signs_large) >= 0:
-        holds = "partly"  # never hurts: consistent with "only when too small", but the small-width harm is absent
+    helps_large = min(signs_large) >= 0 and max(signs_large) > 0
+    if min(signs_large) < 0:
+        holds = "no"
+    else:
+        holds = {(True, True): "yes", (False, False): "unclear"}.get((hurts_small, helps_large), "partly")
     section.verdicts.append(
         Verdict(
             "Capacity (Caruana 1997): sharing hurts only when the shared network is too small",
@@ -202,10 +213,10 @@ def analyse_capacity(c: Collection, out: Path) -> Section:
             Verdict(
                 "Capacity: a shared network as large as all separate ones together still wins",
                 "gain > 0 at equal total parameter count, at every width",
-                f"gain (nats) from {fmt_row(worst)} (K={worst['data.tasks']}, width {worst['model.width']}) "
-                f"to {fmt_row(best)} (K={best['data.tasks']}, width {best['model.width']}); "
+                f"gain (nats) from {fmt_row(worst)} (K={worst['data.tasks']:g}, width {worst['model.width']:g}) "
+                f"to {fmt_row(best)} (K={best['data.tasks']:g}, width {best['model.width']:g}); "
                 f"{signs.count(1)}/{len(signs)} points significantly > 0, {signs.count(-1)} < 0",
-                "yes" if min(signs) > 0 else "no" if signs.count(-1) > len(signs) / 2 else "partly",
+                all_positive(signs),
             )
         )
     section.summary = point_summary(table, keys)
@@ -215,7 +226,7 @@ def analyse_capacity(c: Collection, out: Path) -> Section:
         "and 28% below their mean; Table 2 (1D-DOORS): 23.5% and 31.4% lower. Here, Delta_m at the largest "
         "width: "
         + "; ".join(
-            f"K={r['data.tasks']}: {fmt(r['delta_m'], r['delta_m_low'], r['delta_m_high'], 1)}%"
+            f"K={r['data.tasks']:g}: {fmt(r['delta_m'], r['delta_m_low'], r['delta_m_high'], 1)}%"
             for _, r in top.iterrows()
         )
         + " (log loss and AUROC, not RMSE). Standley et al. 2020 found one shared network best only at the "
@@ -243,6 +254,7 @@ def analyse_data_symmetry(c: Collection, out: Path) -> Section:
         plots.band(ax, target_sum[target_sum["data.tasks"] == k], "ratio", f"K = {k}", f"C{i}")
     plots.zero_line(ax)
     ax.set_xscale("symlog", linthresh=1.0)
+    ax.set_xlim(left=-0.2)
     ax.set_xlabel("other tasks' labels / target task's labels (ratio, symlog)")
     ax.set_ylabel("target task's gain: test log loss stl - mtl (nats)")
     ax.legend(fontsize=8)
@@ -293,7 +305,7 @@ def analyse_data_symmetry(c: Collection, out: Path) -> Section:
                 "Data symmetry: with equal labels per task, sharing helps each task",
                 "mean per-task gain > 0 for every K >= 2",
                 f"mean per-task gain (nats) {text}",
-                "yes" if min(signs) > 0 else "no" if max(signs) < 0 else "partly",
+                all_positive(signs),
             )
         )
     summary = point_summary(table[table["task"] == table["data.target"]], keys)
@@ -336,7 +348,10 @@ def analyse_relatedness(c: Collection, out: Path) -> Section:
         g = gain[gain["data.tasks"] == k].sort_values("data.relatedness")
         low, high = g.iloc[0], g.iloc[-1]
         x = crossover(g["data.relatedness"], g["mean"], log=False)
-        holds = "yes" if sign_of(high) > 0 and sign_of(low) < 0 else "no" if sign_of(high) <= 0 else "partly"
+        if sign_of(high) < 0 or sign_of(low) > 0:
+            holds = "no"
+        else:
+            holds = {(1, -1): "yes", (1, 0): "partly", (0, -1): "partly"}.get((sign_of(high), sign_of(low)), "unclear")
         section.verdicts.append(
             Verdict(
                 f"Relatedness (Ma et al. 2018), K={k}: related tasks help, unrelated ones hurt",
@@ -400,7 +415,7 @@ def analyse_missing_labels(c: Collection, out: Path) -> Section:
                 "masked mtl has lower test log loss whenever labels are missing",
                 f"gain of masked mtl (nats) at missing={top:g}: {fmt_row(r)}; significantly better at "
                 f"{signs.count(1)}/{len(signs)} missing fractions > 0",
-                "yes" if min(signs) > 0 else "no" if max(signs) < 0 else "partly",
+                all_positive(signs),
             )
         )
     summaries = []
