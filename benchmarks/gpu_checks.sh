@@ -30,8 +30,10 @@ for suite in digits scenes; do
   step "$suite" 45 $py -m harness.run "data=$suite" model=cnn model.width=32 data.pool=2048 \
     data.n_per_task=300 train.steps=1000 train.seeds=5 runtime.progress=false "hydra.run.dir=$out/suites/$suite"
 done
+step transfer_vs_mtl_scenes 60 $py -m harness.run -m +experiment=transfer_vs_mtl_scenes hydra/launcher=fused \
+  runtime.progress=false "hydra.sweep.dir=$out/full/transfer_vs_mtl_scenes"
 for study in relatedness missing_labels data_symmetry capacity help_hurt_map; do
-  step "full/$study" "${FULL_LIMIT:-50}" $py -m harness.reproduce --profile full --studies "$study" \
+  step "full/$study" "${FULL_LIMIT:-45}" $py -m harness.reproduce --profile full --studies "$study" \
     --out "$out/full/$study" hydra/launcher=fused runtime.progress=false
 done
 tar czf "$out/results.tgz" -C "$out" suites full 2>/dev/null
