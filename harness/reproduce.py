@@ -20,8 +20,13 @@ from pathlib import Path
 from harness.collect import CollectError
 from harness.report import write_report
 
-STUDIES = ("capacity", "data_symmetry", "relatedness", "missing_labels", "help_hurt_map")
+MAIN_STUDIES = ("capacity", "data_symmetry", "relatedness", "missing_labels", "help_hurt_map")
+CONTROL_STUDIES = ("transfer_vs_mtl", "weighting", "affinity")
+STUDIES = MAIN_STUDIES + CONTROL_STUDIES
 PROFILES = {"quick": "", "full": "full/"}  # experiment name prefix per profile
+# The quick profile compiles dozens of small programs on a CPU, where compiling, not
+# training, dominates: the lighter compile pipeline keeps it inside its time budget.
+PROFILE_OVERRIDES = {"quick": ["runtime.fast_compile=true"], "full": []}
 
 
 def run_study(name: str, profile: str, runs: Path, overrides: list[str]) -> tuple[int, float]:
@@ -36,6 +41,7 @@ def run_study(name: str, profile: str, runs: Path, overrides: list[str]) -> tupl
         "-m",
         f"+experiment={PROFILES[profile]}{name}",
         f"hydra.sweep.dir={sweep}",
+        *PROFILE_OVERRIDES[profile],
         *overrides,
     ]
     print(" ".join(command[1:]), file=sys.stderr, flush=True)

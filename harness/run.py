@@ -44,8 +44,11 @@ def main(cfg: DictConfig) -> str:
             if resume.completed(output_dir, run):
                 log.info(f"resume: {output_dir / RESULT_FILE} is complete for this config; skipped")
                 return "skipped"
+        from harness.runtime import enable_compilation_cache, request_fast_compile
+
+        if run.runtime.fast_compile:
+            request_fast_compile()
         from harness.job import failed_payload, run_job  # imports JAX; kept out of config-only paths
-        from harness.runtime import enable_compilation_cache
 
         enable_compilation_cache(run.runtime.cache_dir)
         label = f"job {hydra_cfg.job.num}" if multirun else "train"

@@ -7,11 +7,20 @@ import platform
 import sys
 from importlib import metadata
 
-import jax
+FAST_COMPILE_FLAG = "--xla_backend_optimization_level=1"
+
+
+def request_fast_compile() -> None:
+    """Ask XLA for its lighter LLVM pipeline; effective only before JAX first uses its backend."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if FAST_COMPILE_FLAG not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} {FAST_COMPILE_FLAG}".strip()
 
 
 def enable_compilation_cache(cache_dir: str) -> None:
     """Persist every compiled program, so a new process with the same shapes compiles nothing."""
+    import jax
+
     if not cache_dir:
         return
     path = os.path.expanduser(cache_dir)
@@ -22,6 +31,8 @@ def enable_compilation_cache(cache_dir: str) -> None:
 
 
 def environment() -> dict:
+    import jax
+
     device = jax.devices()[0]
     versions = {}
     for package in ("jax", "jaxlib", "flax", "optax", "numpy"):

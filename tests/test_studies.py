@@ -8,7 +8,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
 from harness.config import from_omegaconf, register_schema
-from harness.reproduce import STUDIES, main
+from harness.reproduce import MAIN_STUDIES, STUDIES, main
 from harness.run import CONF_DIR
 
 # Every study trains all five arms here, so that one compiled program serves all of them
@@ -36,7 +36,7 @@ FIGURES = {
 
 
 def test_every_study_has_a_tiny_sweep_and_figures():
-    assert set(SWEEPS) == set(STUDIES) == set(FIGURES)
+    assert set(SWEEPS) == set(MAIN_STUDIES) == set(FIGURES)
 
 
 def sweep(name: str):
@@ -63,7 +63,7 @@ def test_every_job_of_both_profiles_composes_and_validates(study):
 
 
 def test_full_profile_is_paper_scale():
-    runs = [run for s in STUDIES for run in job_runs(f"full/{s}")]
+    runs = [run for s in MAIN_STUDIES for run in job_runs(f"full/{s}")]
     assert max(r.model.width for r in runs) == 1024 and min(r.train.seeds for r in runs) >= 5
     assert any(r.data.tasks == 100 and r.data.n_other == 1000 == r.data.n_target for r in runs)
 
@@ -71,7 +71,7 @@ def test_full_profile_is_paper_scale():
 @pytest.mark.slow
 def test_main_job_runs_every_study_and_writes_the_report(tmp_path):
     out = tmp_path / "report"
-    for study in STUDIES:  # each study alone, as a user would run it, with its tiny sweep
+    for study in MAIN_STUDIES:  # each study alone, as a user would run it, with its tiny sweep
         overrides = [*TINY, f"runtime.cache_dir={tmp_path / 'cache'}", *SWEEPS[study]]
         assert main(["--out", str(out), "--studies", study, *overrides]) == 0
         for figure in FIGURES[study]:

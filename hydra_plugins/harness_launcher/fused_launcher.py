@@ -62,15 +62,19 @@ class FusedLauncher(HarnessLauncher):
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         from tqdm.auto import tqdm
 
-        from harness import fused, resume
+        from harness import resume
         from harness.config import from_omegaconf
-        from harness.runtime import enable_compilation_cache
+        from harness.runtime import enable_compilation_cache, request_fast_compile
 
         setup_globals()
         configs = self.job_configs(job_overrides, initial_job_idx)
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
         runs = [from_omegaconf(cfg) for cfg in configs]
+        if runs[0].runtime.fast_compile:
+            request_fast_compile()
+        from harness import fused  # imports JAX, after the compile flags are settled
+
         enable_compilation_cache(runs[0].runtime.cache_dir)
         done = {
             i
