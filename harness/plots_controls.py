@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 from typing import NamedTuple
 
@@ -29,6 +28,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy import stats  # noqa: E402
+
+from harness.stats import mean_ci  # noqa: E402
 
 TRANSFER_ARMS = ("mtl", "mtl_shuffled", "transfer_head", "transfer_full")
 METRICS = {"test_bce": "test log loss", "test_auroc": "test AUROC"}
@@ -55,15 +56,6 @@ def records(payloads: list[dict], keys: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def mean_ci(values) -> tuple[float, float, float]:
-    x = np.asarray(values, dtype=float)
-    x = x[np.isfinite(x)]
-    if len(x) < 2:
-        return (float(x.mean()) if len(x) else math.nan), math.nan, math.nan
-    half = float(stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
-    return float(x.mean()), float(x.mean()) - half, float(x.mean()) + half
-
-
 def fmt(mean: float, low: float, high: float) -> str:
     return f"{mean:+.4f} [{low:+.4f}, {high:+.4f}]"
 
@@ -80,7 +72,7 @@ def summarize(per_seed: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     rows = []
     for key, group in per_seed.groupby(by):
         key = key if isinstance(key, tuple) else (key,)
-        mean, low, high = mean_ci(group["gain"])
+        mean, low, high, _ = mean_ci(group["gain"])
         rows.append({**dict(zip(by, key, strict=True)), "mean": mean, "low": low, "high": high, "n": len(group)})
     return pd.DataFrame(rows)
 
