@@ -537,6 +537,12 @@ ANALYSES: dict[str, Callable[[Collection, Path], Section]] = {
         "For a target task with few labels: separate, shared, or pretrained on the other tasks and fine-tuned? "
         "Does the gain of sharing vanish when the other tasks' labels are shuffled?",
     ),
+    "transfer_vs_mtl_scenes": controls_study(
+        "transfer_vs_mtl_scenes",
+        "transfer",
+        "Transfer learning vs sharing on the driving scenes (CNN), with Caruana's shuffle control",
+        "The same question on images: a target object type with few labels, the other object types as sources.",
+    ),
     "weighting": controls_study(
         "weighting",
         "weighting",
