@@ -65,15 +65,25 @@ def sample_figure(cfg: DataConfig, path: str | Path, count: int = 12, columns: i
     return path
 
 
+def draw_samples(out: str | Path, missing: float = 0.3) -> list[Path]:
+    """`<suite>_samples.png` in `out` for the scenes and digits suites."""
+    # A small pool, fully labelled before hiding, so that the "?" come from data.missing alone.
+    return [
+        sample_figure(
+            suite_config(suite, pool=64, n_per_task=64, n_val=8, n_test=8, missing=missing),
+            Path(out) / f"{suite}_samples.png",
+        )
+        for suite in ("scenes", "digits")
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="reports", help="folder for the PNGs")
     parser.add_argument("--missing", type=float, default=0.3, help="data.missing of the drawn replicate")
     args = parser.parse_args()
-    # A small pool, fully labelled before hiding, so that the "?" come from data.missing alone.
-    for suite in ("scenes", "digits"):
-        cfg = suite_config(suite, pool=64, n_per_task=64, n_val=8, n_test=8, missing=args.missing)
-        print(sample_figure(cfg, Path(args.out) / f"{suite}_samples.png"))
+    for path in draw_samples(args.out, args.missing):
+        print(path)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from harness.collect import CollectError
+from harness.plots_samples import draw_samples
 from harness.report import write_report
 
 MAIN_STUDIES = ("capacity", "data_symmetry", "relatedness", "missing_labels", "help_hurt_map")
@@ -89,6 +90,13 @@ def main(argv: list[str] | None = None) -> int:
         f"1-minute load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end.",
     ]
     preamble += [f"- **Failed study**: {text}; its jobs that finished are reported." for text in failed]
+    samples = draw_samples(args.out)
+    preamble += [
+        "- Inputs of the image suites (`data=scenes`, `data=digits`), training images with their labels, "
+        '"?" where the label is missing (30% hidden here):',
+        "",
+        *(f"  ![{path.name}]({path.name})" for path in samples),
+    ]
     try:
         report, _ = write_report(
             [runs / name for name in studies], args.out, f"mtl-harness: {args.profile}-profile report", preamble
