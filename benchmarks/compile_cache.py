@@ -12,34 +12,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from cli_sweep import timed_sweep
 
 
 def sweep(folder: Path, cache: Path, args: argparse.Namespace) -> tuple[float, float]:
-    command = [
-        sys.executable,
-        "-m",
-        "harness.run",
-        "-m",
-        "data.relatedness=0.2,0.8",
-        f"model.width={args.width}",
-        f"train.steps={args.steps}",
-        f"hydra/launcher={args.launcher}",
-        f"hydra.sweep.dir={folder}",
-        f"runtime.cache_dir={cache}",
-        "runtime.progress=false",
-    ]
-    begin = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-    wall = time.perf_counter() - begin
-    if done.returncode != 0:
-        sys.exit(f"error: the sweep failed: {done.stderr.strip().splitlines()[-1]}")
+    wall = timed_sweep(
+        [
+            "data.relatedness=0.2,0.8",
+            f"model.width={args.width}",
+            f"train.steps={args.steps}",
+            f"hydra/launcher={args.launcher}",
+            f"hydra.sweep.dir={folder}",
+            f"runtime.cache_dir={cache}",
+        ]
+    )
     compile_s = sum(json.loads(p.read_text())["timing"]["compile_seconds"] for p in folder.glob("*/result.json"))
     return compile_s, wall
 

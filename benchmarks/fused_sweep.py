@@ -16,39 +16,29 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from cli_sweep import timed_sweep
+
 SWEEP = ["data.relatedness=0.2,0.4,0.6,0.8", "data.n_per_task=25,50,100,200", "train.lr=0.0003,0.001,0.003"]
 METRICS = ("test_bce", "test_acc", "test_auroc", "val_bce")
 
 
 def run_sweep(launcher: str, folder: Path, args: argparse.Namespace, name: str) -> float:
-    command = [
-        sys.executable,
-        "-m",
-        "harness.run",
-        "-m",
-        *SWEEP,
-        f"model.width={args.width}",
-        f"train.steps={args.steps}",
-        f"train.eval_every={args.eval_every}",
-        f"train.seeds={args.seeds}",
-        f"hydra/launcher={launcher}",
-        f"hydra.sweep.dir={folder / name}",
-        f"runtime.cache_dir={folder / ('cache-' + launcher)}",
-        "runtime.progress=false",
-    ]
-    begin = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-    seconds = time.perf_counter() - begin
-    if done.returncode != 0:
-        sys.exit(f"error: the {launcher} sweep failed: {done.stderr.strip().splitlines()[-1]}")
-    return seconds
+    return timed_sweep(
+        [
+            *SWEEP,
+            f"model.width={args.width}",
+            f"train.steps={args.steps}",
+            f"train.eval_every={args.eval_every}",
+            f"train.seeds={args.seeds}",
+            f"hydra/launcher={launcher}",
+            f"hydra.sweep.dir={folder / name}",
+            f"runtime.cache_dir={folder / ('cache-' + launcher)}",
+        ],
+        f"{launcher} sweep",
+    )
 
 
 def load(sweep: Path) -> dict[str, dict]:

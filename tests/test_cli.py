@@ -3,26 +3,11 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from sweeps import ROOT, TINY
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parent.parent
-TINY = [
-    "data.tasks=2",
-    "data.dim=4",
-    "data.pool=32",
-    "data.n_per_task=16",
-    "data.n_val=16",
-    "data.n_test=32",
-    "model.width=4",
-    "model.depth=1",
-    "train.steps=20",
-    "train.eval_every=10",
-    "train.batch_size=8",
-    "train.seeds=2",
-]
 
 
 def harness(*args, cache):
