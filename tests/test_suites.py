@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -16,7 +17,7 @@ import pytest
 
 from harness.config import ConfigError, DataConfig, ModelConfig, from_omegaconf
 from harness.data import digits, make_dataset, make_replicates, scenes, table, task_names
-from harness.models import CNN, make_model
+from harness.models import CNN, Conv3x3, make_model, max_pool_2x2
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -255,6 +256,17 @@ def test_cnn_vmaps_over_networks_without_state():
     params = jax.vmap(model.init, in_axes=(0, None))(jax.random.split(jax.random.PRNGKey(0), 3), x[:1])
     assert set(params) == {"params"}  # no batch statistics
     assert jax.vmap(model.apply, in_axes=(0, None))(params, x).shape == (3, 7, 5)
+
+
+def test_patch_convolution_and_pooling_match_flax():
+    x = jax.random.normal(jax.random.PRNGKey(1), (2, 7, 9, 3))  # odd sizes: padding and cropping
+    conv = Conv3x3(5)
+    params = conv.init(jax.random.PRNGKey(2), x)
+    reference = nn.Conv(5, (3, 3), padding="SAME")
+    assert jax.tree.map(jnp.shape, params) == jax.tree.map(jnp.shape, reference.init(jax.random.PRNGKey(2), x))
+    params = jax.tree.map(lambda a: a + 0.1, params)  # a nonzero bias too
+    np.testing.assert_allclose(conv.apply(params, x), reference.apply(params, x), rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(max_pool_2x2(x), nn.max_pool(x, (2, 2), strides=(2, 2)))
 
 
 def test_cnn_needs_images():
