@@ -1,11 +1,12 @@
 """The compiled program: all arms, all networks, all seeds, trained together.
 
-`make_program` builds three pure functions of one replicate (one seed and its data
-draw): `init`, `chunk` (scan over `eval_every` steps, then one evaluation) and
-`finish` (test metrics at each head's best validation step). `Runner` vmaps them over
-replicates, compiles each once per static shape (tracked in `TRACES`), and drives
-the chunks from the host so a progress bar can move between them. Values (data,
-masks, learning rate) are arguments, never constants of the compiled program.
+`make_program` builds two pure functions of one replicate (one seed and its data
+draw): `init` and `chunk` (scan over `eval_every` steps, then one evaluation, which
+keeps each head's test logits at its best validation loss so far). `Compiled` vmaps
+them over replicates and compiles each once per static shape (tracked in `TRACES`);
+`train` drives the chunks from the host so a progress bar can move between them, and
+scores the kept test logits on the host (`finish`). Values (data, masks, learning
+rate) are arguments, never constants of the compiled program.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from harness.config import ModelConfig, TrainConfig
 from harness.data.base import Dataset
 from harness.gradients import head_mask, lookahead_affinity, pcgrad_grads, uncertainty_total
 from harness.losses import masked_bce_per_task
-from harness.metrics import all_metrics, bce
+from harness.metrics import bce, evaluate
 from harness.models import make_model
 
 # How often each program was traced, by name: a test checks that sweeps that differ
@@ -122,7 +123,6 @@ def phases(spec: ArmSpec) -> tuple[jnp.ndarray, jnp.ndarray]:
 class Program(NamedTuple):
     init: Callable
     chunk: Callable
-    finish: Callable
 
 
 def make_program(static: Static) -> Program:
@@ -274,23 +274,28 @@ def make_program(static: Static) -> Program:
             )
         return {"key": state["key"], "step": start + static.eval_every, "arms": arms_out}, curves
 
-    def finish(state, data: Dataset):
-        out = {}
-        for spec in static.arms:
-            s = state["arms"][spec.name]
-            groups = jnp.asarray(spec.groups)
-            metrics = jax.vmap(all_metrics)(s.best_logits, _per_head(data.y_test, groups))
-            out[spec.name] = {
-                **metrics,
-                "val_bce": s.best_val,
-                "best_step": s.best_step,
-                "finite": s.finite,
-            }
-            if static.affinity_every > 0 and spec.name == AFFINITY_ARM:  # mean Z over measurements, [G, H, H]
-                out[spec.name]["affinity"] = s.affinity_sum / jnp.where(s.affinity_count > 0, s.affinity_count, jnp.nan)
-        return out
+    return Program(init, chunk)
 
-    return Program(init, chunk, finish)
+
+def finish(static: Static, arms: dict[str, ArmState], y_test: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
+    """Per arm, metrics at each head's best validation step, on the host: [..., G, H] arrays.
+
+    `arms` and `y_test` ([..., n_test, K]) carry the replicate (and job) axes in front.
+    """
+    out = {}
+    for spec in static.arms:
+        s = jax.tree.map(np.asarray, arms[spec.name])
+        labels = np.moveaxis(y_test[..., np.asarray(spec.groups)], -3, -2)  # [..., G, n_test, H]
+        out[spec.name] = {
+            **evaluate(s.best_logits, labels),
+            "val_bce": s.best_val,
+            "best_step": s.best_step,
+            "finite": s.finite,
+        }
+        if static.affinity_every > 0 and spec.name == AFFINITY_ARM:  # mean Z over measurements, [..., G, H, H]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[spec.name]["affinity"] = s.affinity_sum / np.where(s.affinity_count > 0, s.affinity_count, np.nan)
+    return out
 
 
 def _signature(args: Any) -> Any:
@@ -314,7 +319,6 @@ class Compiled:
         fns = {
             "init": jax.vmap(program.init, in_axes=(0, 0, None)),
             "chunk": jax.vmap(program.chunk, in_axes=(0, 0, None)),
-            "finish": jax.vmap(program.finish),
         }
         if job_axis:  # fused sweeps: one more leading axis, over jobs, hyperparameters included
             fns = {name: jax.vmap(fn) for name, fn in fns.items()}
@@ -359,7 +363,6 @@ def train(
     state = compiled.get("init", keys, data, hp)(keys, data, hp)
     # Compile everything before the clock starts.
     chunk = compiled.get("chunk", state, data, hp)
-    finish = compiled.get("finish", state, data)
     jax.block_until_ready(state)
     begin = time.perf_counter()
     history = []
@@ -369,7 +372,7 @@ def train(
         if on_chunk is not None:
             state["step"].block_until_ready()
             on_chunk(c + 1)
-    metrics = jax.tree.map(np.asarray, jax.block_until_ready(finish(state, data)))
+    metrics = finish(static, state["arms"], np.asarray(data.y_test))
     train_seconds = time.perf_counter() - begin
     eval_axis = 2 if job_axis else 1
     stacked = jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs], axis=eval_axis), *history)

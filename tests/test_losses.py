@@ -29,3 +29,25 @@ def test_missing_label_adds_zero_loss_and_exactly_zero_gradient():
     # Whatever the hidden label says, the loss is the same.
     flipped = labels.at[0, 1].set(0.0)
     assert masked_bce(logits, labels, mask) == masked_bce(logits, flipped, mask)
+
+
+def test_test_metrics_match_scikit_learn_with_ties_and_a_one_class_column():
+    from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
+
+    from harness.metrics import evaluate
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, size=(2, 40, 3)).astype(np.float32)
+    logits = np.round(rng.normal(size=(2, 40, 3)), 1).astype(np.float32)  # rounding makes ties
+    labels[1, :, 2] = 1.0  # one class only: AUROC undefined
+    got = evaluate(logits, labels)
+    for r in range(2):
+        for c in range(3):
+            y, z = labels[r, :, c], logits[r, :, c]
+            p = 1 / (1 + np.exp(-z.astype(np.float64)))
+            np.testing.assert_allclose(got["test_bce"][r, c], log_loss(y, p, labels=[0, 1]), rtol=1e-9)
+            assert got["test_acc"][r, c] == accuracy_score(y, z > 0)
+            if (r, c) == (1, 2):
+                assert np.isnan(got["test_auroc"][r, c])
+            else:
+                np.testing.assert_allclose(got["test_auroc"][r, c], roc_auc_score(y, z), rtol=1e-12)
