@@ -21,7 +21,17 @@ from harness.collect import CollectError
 from harness.plots_samples import draw_samples
 from harness.report import write_report
 
-MAIN_STUDIES = ("capacity", "data_symmetry", "relatedness", "missing_labels", "help_hurt_map")
+MAIN_STUDIES = (
+    "capacity",
+    "capacity_scenes",
+    "capacity_digits",
+    "data_symmetry",
+    "data_symmetry_scenes",
+    "data_symmetry_digits",
+    "relatedness",
+    "missing_labels",
+    "help_hurt_map",
+)
 CONTROL_STUDIES = ("transfer_vs_mtl", "weighting", "affinity")
 STUDIES = MAIN_STUDIES + CONTROL_STUDIES
 PROFILES = {"quick": "", "full": "full/"}  # experiment name prefix per profile
@@ -30,27 +40,64 @@ PROFILES = {"quick": "", "full": "full/"}  # experiment name prefix per profile
 PROFILE_OVERRIDES = {"quick": ["runtime.fast_compile=true"], "full": []}
 
 
-def run_study(name: str, profile: str, runs: Path, overrides: list[str]) -> tuple[int, float]:
-    """One study as a subprocess multirun into runs/NAME (replaced); (exit status, seconds)."""
-    sweep = runs / name
-    if sweep.exists():
-        shutil.rmtree(sweep)
-    command = [
+def study_command(name: str, profile: str, runs: Path, overrides: list[str]) -> list[str]:
+    return [
         sys.executable,
         "-m",
         "harness.run",
         "-m",
         f"+experiment={PROFILES[profile]}{name}",
-        f"hydra.sweep.dir={sweep}",
+        f"hydra.sweep.dir={runs / name}",
         *PROFILE_OVERRIDES[profile],
         *overrides,
     ]
-    print(" ".join(command[1:]), file=sys.stderr, flush=True)
-    begin = time.perf_counter()
-    status = subprocess.call(command, env={**os.environ, "HYDRA_FULL_ERROR": "1"})
-    if status < 0 or status == 130:  # killed or interrupted (Ctrl-C): stop the main job, not just this study
-        raise KeyboardInterrupt
-    return status, time.perf_counter() - begin
+
+
+def run_studies(studies: list[str], profile: str, runs: Path, overrides: list[str], jobs: int) -> dict[str, tuple]:
+    """Each study as a subprocess multirun into runs/NAME (replaced), up to `jobs` at a time.
+
+    Returns {name: (exit status, seconds)}. With one job at a time the studies print to
+    this terminal; with more, each writes runs/NAME.log and a line says when it ended.
+    Compiling is single-threaded, so two studies at a time keep both cores of a small
+    machine busy. Raises KeyboardInterrupt (after stopping the others) if a study was
+    killed or interrupted.
+    """
+    runs.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "HYDRA_FULL_ERROR": "1"}
+    if jobs > 1:  # studies sharing a GPU each take memory as they need it, not 75% up front
+        env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    pending, running, done = list(studies), {}, {}
+    try:
+        while pending or running:
+            while pending and len(running) < jobs:
+                name = pending.pop(0)
+                shutil.rmtree(runs / name, ignore_errors=True)
+                command = study_command(name, profile, runs, overrides)
+                print(f"[{len(done) + len(running) + 1}/{len(studies)}] {' '.join(command[1:])}", file=sys.stderr)
+                log = None if jobs == 1 else open(runs / f"{name}.log", "w")  # noqa: SIM115 (closed below)
+                process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT if log else None)
+                running[name] = (process, log, time.perf_counter())
+            time.sleep(0.2)
+            for name, (process, log, begin) in list(running.items()):
+                if process.poll() is None:
+                    continue
+                del running[name]
+                if log:
+                    log.close()
+                status = process.returncode
+                if status < 0 or status == 130:  # killed or interrupted (Ctrl-C): stop the main job
+                    raise KeyboardInterrupt
+                done[name] = (status, time.perf_counter() - begin)
+                if jobs > 1:
+                    outcome = "done" if status == 0 else f"FAILED (exit status {status}; see {runs / name}.log)"
+                    print(f"study {name} {outcome} in {done[name][1]:.0f} s", file=sys.stderr, flush=True)
+    finally:
+        for process, log, _ in running.values():
+            process.terminate()
+            process.wait()
+            if log:
+                log.close()
+    return done
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,35 +105,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", choices=sorted(PROFILES), default="quick")
     parser.add_argument("--out", type=Path, default=Path("reports"), help="results and report folder (reports/)")
     parser.add_argument("--studies", default=",".join(STUDIES), help=f"comma-separated subset of {', '.join(STUDIES)}")
+    parser.add_argument("--jobs", type=int, default=2, help="studies run at the same time, each in its own process (2)")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides passed to every study")
     args = parser.parse_args(argv)
     studies = [s for s in args.studies.split(",") if s]
     unknown = [s for s in studies if s not in STUDIES]
     if unknown or not studies:
         parser.error(f"--studies: unknown {', '.join(unknown) or '(none given)'}; accepted: {', '.join(STUDIES)}")
+    if args.jobs < 1:
+        parser.error(f"--jobs: {args.jobs} is not accepted; expected an integer >= 1")
 
     started = _dt.datetime.now().astimezone()
     load_before = os.getloadavg()[0]
     begin = time.perf_counter()
     runs = args.out / "runs"
-    timings, failed = [], []
     try:
-        for i, name in enumerate(studies, 1):
-            print(f"[{i}/{len(studies)}] study {name} ({args.profile} profile)", file=sys.stderr, flush=True)
-            status, seconds = run_study(name, args.profile, runs, args.overrides)
-            timings.append(f"{name} {seconds:.0f} s")
-            if status != 0:
-                failed.append(f"{name} (exit status {status})")
+        done = run_studies(studies, args.profile, runs, args.overrides, args.jobs)
     except KeyboardInterrupt:
         print("interrupted: no report written", file=sys.stderr)
         return 130
+    timings = [f"{name} {done[name][1]:.0f} s" for name in studies]
+    failed = [f"{name} (exit status {done[name][0]})" for name in studies if done[name][0] != 0]
     study_seconds = time.perf_counter() - begin
     preamble = [
         f"Generated by `python -m harness.reproduce --profile {args.profile}"
         + (f" {' '.join(args.overrides)}" if args.overrides else "")
         + f"` on {started:%Y-%m-%d %H:%M %Z}.",
         "",
-        f"- Wall time: {study_seconds / 60:.1f} min for the studies ({'; '.join(timings)}); "
+        f"- Wall time: {study_seconds / 60:.1f} min for the studies, {args.jobs} at a time ({'; '.join(timings)}); "
         f"1-minute load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end.",
     ]
     preamble += [f"- **Failed study**: {text}; its jobs that finished are reported." for text in failed]
