@@ -76,6 +76,25 @@ def with_config(c: Collection, keys: list[str]) -> pd.DataFrame:
     return c.table.merge(c.jobs[["job", *missing]], on="job", how="left")
 
 
+SUITES = {"scenes": "driving scenes", "digits": "handwritten digits", "table": "your table"}
+
+
+def study_of(c: Collection) -> str:
+    """The study's name (+experiment=NAME, without its profile folder); it names the figures."""
+    return (c.study or "sweep").rsplit("/", 1)[-1]
+
+
+def on_suite(c: Collection) -> tuple[str, str, str]:
+    """Naming a non-synthetic suite and its trunk: (section title suffix, figure title suffix,
+    verdict criterion prefix); empty strings for the synthetic suite."""
+    j = c.jobs.iloc[0]
+    suite = j.get("data.suite", "synthetic")
+    if suite == "synthetic":
+        return "", "", ""
+    name = f"{SUITES.get(suite, suite)}, {str(j['model.kind']).upper()} trunk"
+    return f" ({name})", f"\n({name})", f"[{name}] "
+
+
 def held_equal(c: Collection) -> str:
     j = c.jobs.iloc[0]
     return (
@@ -107,13 +126,16 @@ def analyse_capacity(c: Collection, out: Path) -> Section:
     keys = ["data.tasks", "model.width"]
     table = with_config(c, keys)
     arms = [a for a in plots.ARM_STYLE if a in set(table["arm"])]
+    study, (suite, figure_suite, tag) = study_of(c), on_suite(c)
     section = Section(
-        "capacity",
-        "Capacity: Caruana's size criterion",
+        study,
+        f"Capacity: Caruana's size criterion{suite}",
         "Does sharing hurt only when the shared network is too small, and does the width it needs grow with K?",
     )
     ks = sorted(table["data.tasks"].unique())
     widths = sorted(table["model.width"].unique())
+    cnn = c.jobs.iloc[0].get("model.kind") == "cnn"
+    width_label = "channels per layer per network" if cnn else "hidden width per network (units)"
     fig, axes = plots.figure(len(ks), 2)
     for row, metric in enumerate(("test_bce", "test_auroc")):
         curves = arm_curves(table, keys, metric)
@@ -125,13 +147,13 @@ def analyse_capacity(c: Collection, out: Path) -> Section:
                     ax, curves[(curves["data.tasks"] == k) & (curves["arm"] == arm)], "model.width", label, color, style
                 )
             plots.log2_axis(ax, widths)
-            ax.set_xlabel("hidden width per network (units)")
+            ax.set_xlabel(width_label)
             ax.set_ylabel(f"mean per-task {plots.METRIC_LABEL[metric]}")
             ax.set_title(f"K = {k} tasks")
     axes[0][0].legend(fontsize=8)
     section.figures.append(
         (
-            plots.save(fig, out / "capacity.png", "Shared vs separate networks against width").name,
+            plots.save(fig, out / f"{study}.png", f"Shared vs separate networks against width{figure_suite}").name,
             "Mean per-task test log loss (top) and AUROC (bottom) against the hidden width of each network, "
             "one column per task count K. The equal-parameter shared network (dashed) is widened so that its "
             f"parameter count matches all K separate networks together. {held_equal(c)}",
@@ -154,14 +176,16 @@ def analyse_capacity(c: Collection, out: Path) -> Section:
     for ax, title in zip(axes[0], titles, strict=False):
         plots.zero_line(ax)
         plots.log2_axis(ax, widths)
-        ax.set_xlabel("hidden width of each separate network (units)")
+        ax.set_xlabel(width_label.replace("per network", "of each separate network"))
         ax.set_ylabel("gain of sharing: test log loss stl - shared (nats)")
         ax.set_title(title)
         ax.legend(fontsize=8)
     section.figures.append(
         (
             plots.save(
-                fig, out / "capacity_gain.png", "Gain of sharing against width (positive = sharing helped)"
+                fig,
+                out / f"{study}_gain.png",
+                f"Gain of sharing against width (positive = sharing helped){figure_suite}",
             ).name,
             "Paired gain of sharing per task and seed, averaged over tasks, against width; dotted verticals mark "
             "the crossover width where the gain turns positive (log-interpolated). Right: the shared network "
@@ -184,7 +208,7 @@ def analyse_capacity(c: Collection, out: Path) -> Section:
         holds = {(True, True): "yes", (False, False): "unclear"}.get((hurts_small, helps_large), "partly")
     section.verdicts.append(
         Verdict(
-            "Capacity (Caruana 1997): sharing hurts only when the shared network is too small",
+            f"{tag}Capacity (Caruana 1997): sharing hurts only when the shared network is too small",
             "gain < 0 at small widths, >= 0 at large widths",
             f"gain (nats) {measured}",
             holds,
@@ -197,21 +221,22 @@ def analyse_capacity(c: Collection, out: Path) -> Section:
         grows = "yes" if all(b >= a for a, b in zip(ordered, ordered[1:], strict=False)) else "no"
     else:
         grows = "unclear"
-    section.verdicts.append(
-        Verdict(
-            "Capacity: the width the shared network needs grows with K",
-            "crossover width increases with K",
-            f"crossover width (units): {cross_text}",
-            grows,
+    if len(ks) >= 2:
+        section.verdicts.append(
+            Verdict(
+                f"{tag}Capacity: the width the shared network needs grows with K",
+                "crossover width increases with K",
+                f"crossover width (units): {cross_text}",
+                grows,
+            )
         )
-    )
     if equal is not None:
         signs = [sign_of(r) for _, r in equal.iterrows()]
         worst = equal.loc[equal["mean"].idxmin()]
         best = equal.loc[equal["mean"].idxmax()]
         section.verdicts.append(
             Verdict(
-                "Capacity: a shared network as large as all separate ones together still wins",
+                f"{tag}Capacity: a shared network as large as all separate ones together still wins",
                 "gain > 0 at equal total parameter count, at every width",
                 f"gain (nats) from {fmt_row(worst)} (K={worst['data.tasks']:g}, width {worst['model.width']:g}) "
                 f"to {fmt_row(best)} (K={best['data.tasks']:g}, width {best['model.width']:g}); "
@@ -238,9 +263,10 @@ def analyse_capacity(c: Collection, out: Path) -> Section:
 def analyse_data_symmetry(c: Collection, out: Path) -> Section:
     keys = ["data.tasks", "data.n_other", "data.n_target", "data.target"]
     table = with_config(c, keys)
+    study, (suite, figure_suite, tag) = study_of(c), on_suite(c)
     section = Section(
-        "data_symmetry",
-        "Data symmetry: the lecture's A100 case",
+        study,
+        f"Data symmetry: the lecture's A100 case{suite}",
         "Does a task with few labels gain most when the other tasks together have far more labels?",
     )
     pairs = paired(table, "test_bce", keys=keys)
@@ -261,7 +287,7 @@ def analyse_data_symmetry(c: Collection, out: Path) -> Section:
     n_target = int(table["data.n_target"].iloc[0])
     section.figures.append(
         (
-            plots.save(fig, out / "data_symmetry.png", "Target task's gain against the others' labels").name,
+            plots.save(fig, out / f"{study}.png", f"Target task's gain against the others' labels{figure_suite}").name,
             f"The target task has {n_target} labels; each of the other K - 1 tasks has n_other, so the ratio is "
             f"(K - 1) n_other / {n_target}. {held_equal(c)}",
         )
@@ -279,7 +305,9 @@ def analyse_data_symmetry(c: Collection, out: Path) -> Section:
         ax.set_ylabel("mean per-task gain: test log loss stl - mtl (nats)")
         section.figures.append(
             (
-                plots.save(fig, out / "data_symmetry_k.png", "Symmetric case: every task has the same labels").name,
+                plots.save(
+                    fig, out / f"{study}_k.png", f"Symmetric case: every task has the same labels{figure_suite}"
+                ).name,
                 f"Every task has {n_target} labels; mean over tasks of the paired gain, against K. {held_equal(c)}",
             )
         )
@@ -290,7 +318,7 @@ def analyse_data_symmetry(c: Collection, out: Path) -> Section:
     holds = "yes" if sign_of(high) > 0 and high["mean"] > low["mean"] else "no" if sign_of(high) < 0 else "unclear"
     section.verdicts.append(
         Verdict(
-            "Data symmetry (lecture): a task with few labels gains most when the others have far more",
+            f"{tag}Data symmetry (lecture): a task with few labels gains most when the others have far more",
             "target's gain rises with the others' / target's labels, > 0 at large ratios",
             f"K={k_max}: gain (nats) at ratio {low['ratio']:g}: {fmt_row(low)}; at ratio {high['ratio']:g}: "
             f"{fmt_row(high)}",
@@ -302,7 +330,7 @@ def analyse_data_symmetry(c: Collection, out: Path) -> Section:
         text = "; ".join(f"K={int(r['data.tasks'])}: {fmt_row(r)}" for _, r in sym.iterrows())
         section.verdicts.append(
             Verdict(
-                "Data symmetry: with equal labels per task, sharing helps each task",
+                f"{tag}Data symmetry: with equal labels per task, sharing helps each task",
                 "mean per-task gain > 0 for every K >= 2",
                 f"mean per-task gain (nats) {text}",
                 all_positive(signs),
@@ -557,7 +585,11 @@ ANALYSES: dict[str, Callable[[Collection, Path], Section]] = {
         "Does the lookahead inter-task affinity (Fifty et al. 2021) predict the gain of training two tasks together?",
     ),
     "capacity": analyse_capacity,
+    "capacity_scenes": analyse_capacity,
+    "capacity_digits": analyse_capacity,
     "data_symmetry": analyse_data_symmetry,
+    "data_symmetry_scenes": analyse_data_symmetry,
+    "data_symmetry_digits": analyse_data_symmetry,
     "relatedness": analyse_relatedness,
     "missing_labels": analyse_missing_labels,
     "help_hurt_map": analyse_help_hurt_map,
@@ -566,8 +598,7 @@ ANALYSES: dict[str, Callable[[Collection, Path], Section]] = {
 
 def analyse(c: Collection, out: Path) -> Section:
     """The study's own analysis if the sweep ran one (+experiment=NAME), else the generic one."""
-    name = (c.study or "").rsplit("/", 1)[-1]
-    section = ANALYSES.get(name, analyse_sweep)(c, out)
+    section = ANALYSES.get(study_of(c), analyse_sweep)(c, out)
     shown = set(section.summary.columns) if section.summary is not None else set()
     pooled = [k for k in c.swept if k not in shown and k != "arms"]
     if pooled:
