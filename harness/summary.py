@@ -30,7 +30,9 @@ SLACK_SECONDS = 1.0
 def tally(sweep_dir: str | Path, since: float) -> Counter[str]:
     """Statuses of the jobs under `sweep_dir` whose Hydra files were written at or after `since`.
 
-    A result.json older than that was there before this multirun: skipped by resume.
+    A result.json older than its job's Hydra files of this multirun was there before the
+    job started: skipped by resume. (Comparing with the job's own files, not with the start
+    of the multirun, stays right when a resume starts within moments of the last write.)
     """
     counts: Counter[str] = Counter()
     for marker in sorted(Path(sweep_dir).rglob(".hydra/overrides.yaml")):
@@ -42,7 +44,7 @@ def tally(sweep_dir: str | Path, since: float) -> Counter[str]:
         except (OSError, ValueError):
             counts["no result"] += 1
             continue
-        counts["skipped" if path.stat().st_mtime < since - SLACK_SECONDS else status] += 1
+        counts["skipped" if path.stat().st_mtime < marker.stat().st_mtime else status] += 1
     return counts
 
 
