@@ -340,6 +340,15 @@ def analyse_data_symmetry(c: Collection, out: Path) -> Section:
     summary.insert(len(keys), "ratio", (summary["data.tasks"] - 1) * summary["data.n_other"] / summary["data.n_target"])
     section.summary = summary.drop(columns=["data.target"])
     section.notes.append("Gain and Delta_m in the table are the target task's.")
+    alone = target_sum[target_sum["ratio"] == 0]
+    if not alone.empty:
+        section.notes.append(
+            "At ratio 0 the other tasks have no labels: both arms train the same architecture on the same rows "
+            "and differ only in initialisation and minibatch draws, so the target's gain there is zero in "
+            "expectation and shows the noise between seeds alone: "
+            + "; ".join(f"K={int(r['data.tasks'])}: {fmt_row(r)}" for _, r in alone.iterrows())
+            + ". An interval that excludes 0 there is a false positive, a reminder to read single points with care."
+        )
     return section
 
 
