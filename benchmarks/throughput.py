@@ -5,8 +5,9 @@ network, Adam, 300 steps, K = 8 tasks, one seed. The floor is a minimal jitted
 `lax.scan` training loop of the same MLP on a fixed batch per network, the K separate
 networks vmapped (for `stl`) or one network with K heads (for `mtl`): no sampling,
 masking or evaluation. Each separate network has its own batch, as in a real run (a
-batch shared by all K would let XLA merge their first layers into one matrix product). The harness number includes in-graph sampling, masking and one
-evaluation on validation and test data every `--eval-every` steps. Each number is the
+batch shared by all K would let XLA merge their first layers into one matrix product).
+The harness number includes in-graph sampling, masking and one evaluation on
+validation and test data every `--eval-every` steps. Each number is the
 best of `--repeats` timed runs after a compiling one: a run at width 16 lasts tens of
 milliseconds, and single runs on a shared machine varied by 1.5x.
 

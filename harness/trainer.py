@@ -284,17 +284,18 @@ def finish(static: Static, arms: dict[str, ArmState], y_test: np.ndarray) -> dic
     """
     out = {}
     for spec in static.arms:
-        s = jax.tree.map(np.asarray, arms[spec.name])
+        s = arms[spec.name]  # only the fields read here leave the device, not parameters or optimiser state
         labels = np.moveaxis(y_test[..., np.asarray(spec.groups)], -3, -2)  # [..., G, n_test, H]
         out[spec.name] = {
-            **evaluate(s.best_logits, labels),
-            "val_bce": s.best_val,
-            "best_step": s.best_step,
-            "finite": s.finite,
+            **evaluate(np.asarray(s.best_logits), labels),
+            "val_bce": np.asarray(s.best_val),
+            "best_step": np.asarray(s.best_step),
+            "finite": np.asarray(s.finite),
         }
         if static.affinity_every > 0 and spec.name == AFFINITY_ARM:  # mean Z over measurements, [..., G, H, H]
+            count = np.asarray(s.affinity_count)
             with np.errstate(invalid="ignore", divide="ignore"):
-                out[spec.name]["affinity"] = s.affinity_sum / np.where(s.affinity_count > 0, s.affinity_count, np.nan)
+                out[spec.name]["affinity"] = np.asarray(s.affinity_sum) / np.where(count > 0, count, np.nan)
     return out
 
 
