@@ -6,6 +6,7 @@ tests call the same code.
 
 from __future__ import annotations
 
+import functools
 import time
 
 import jax
@@ -15,7 +16,7 @@ from tqdm.auto import tqdm
 
 from harness import results
 from harness.arms import DESCRIPTIONS, make_arm
-from harness.config import RunConfig, to_dict
+from harness.config import ModelConfig, RunConfig, to_dict
 from harness.data import make_replicates, task_names
 from harness.data.base import Dataset
 from harness.models import make_model
@@ -45,7 +46,12 @@ def replicate_keys(run: RunConfig) -> jax.Array:
 
 def count_params(run: RunConfig, heads: int, width: int | None, input_shape: tuple[int, ...]) -> int:
     """Parameters of one network (trunk and heads), from shapes alone."""
-    model = make_model(run.model, heads, width)
+    return _param_count(run.model, heads, width, tuple(input_shape))
+
+
+@functools.cache  # tracing Flax's init costs tens of ms, and every job of a sweep asks again
+def _param_count(model_cfg: ModelConfig, heads: int, width: int | None, input_shape: tuple[int, ...]) -> int:
+    model = make_model(model_cfg, heads, width)
     shapes = jax.eval_shape(model.init, jax.random.PRNGKey(0), jnp.zeros((1, *input_shape)))
     return int(sum(np.prod(x.shape) for x in jax.tree.leaves(shapes)))
 
