@@ -99,3 +99,16 @@ def test_result_payload_shape(tiny):
     assert result["timing"]["net_steps"] == (1 + run.data.tasks) * run.train.seeds * run.train.steps
     assert result["environment"]["platform"] == jax.devices()[0].platform
     assert np.array(result["curves"]["mtl"]["val_bce"]).shape == (2, 2, 1, 3)
+
+
+def test_vmap_treats_a_unit_axis_like_jax_vmap():
+    def f(w, x, scale):
+        return {"y": (x @ w) * scale, "n": w.sum()}
+
+    rng = np.random.default_rng(0)
+    for size in (1, 3):
+        w, x = rng.normal(size=(size, 4, 2)), rng.normal(size=(size, 5, 4))
+        got = trainer.vmap(f, in_axes=(0, 0, None))(w, x, 2.0)
+        want = jax.vmap(f, in_axes=(0, 0, None))(w, x, 2.0)
+        assert jax.tree.map(np.shape, got) == jax.tree.map(np.shape, want)
+        jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6), got, want)
