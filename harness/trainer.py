@@ -198,6 +198,16 @@ def make_program(static: Static) -> Program:
         block = static.affinity_every if measure else static.eval_every
         net = jnp.arange(spec.networks)[:, None]
         pcgrad_keys = network_keys(key, spec, "pcgrad")
+        # A lone network (the shared arm) trains without a network axis: vmapped over an
+        # axis of length 1, XLA's CPU backend transposes every weight gradient on each step.
+        lone = spec.networks == 1
+        over_networks = (lambda fn: fn) if lone else jax.vmap
+
+        def drop(tree):
+            return jax.tree.map(lambda a: a[0], tree)
+
+        def lift(tree):
+            return jax.tree.map(lambda a: a[None], tree)
 
         def task_losses(params, x, y, m):  # one network: [H]
             return masked_bce_per_task(model.apply(params, x), y, m)
@@ -233,27 +243,30 @@ def make_program(static: Static) -> Program:
             phase = phase_of(t)
             x, y, m = batch(u, phase)
             keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(pcgrad_keys, t)
-            losses, grads = vmap(gradients)(params, log_var, x, y, m, keys)
+            if lone:
+                x, y, m, keys = drop((x, y, m, keys))
+            losses, grads = over_networks(gradients)(params, log_var, x, y, m, keys)
             if spec.transfer:
                 # Fine-tuning starts from a fresh optimiser state (no momentum from the source
                 # tasks), and parameters that do not train in a phase get no update at all.
-                fresh = vmap(optimizer.init)((params, log_var))
+                fresh = over_networks(optimizer.init)((params, log_var))
                 opt_state = jax.tree.map(lambda a, b: jnp.where(t == hp["pretrain_steps"], a, b), fresh, opt_state)
-            updates, opt_state = vmap(optimizer.update)(grads, opt_state, (params, log_var))
+            updates, opt_state = over_networks(optimizer.update)(grads, opt_state, (params, log_var))
             if spec.transfer:
                 frozen = head_mask(params, heads_on[phase], trunk_on[phase])
                 updates = (jax.tree.map(jnp.multiply, updates[0], frozen), updates[1])
             params, log_var = optax.apply_updates((params, log_var), updates)
-            return (params, log_var, opt_state), losses.sum(-1)
+            return (params, log_var, opt_state), losses.sum(-1).reshape(spec.networks)
 
         def steps_block(carry, inputs):
             trained, (z_sum, z_count) = carry
             u, t = inputs
             if measure:  # TAG lookahead from the parameters before this block's first step, on its batch
-                x, y, m = batch(u[0], 0)
-                z, valid = jax.vmap(
+                x, y, m = drop(batch(u[0], 0)) if lone else batch(u[0], 0)
+                z, valid = over_networks(
                     lambda p, x, y, m: lookahead_affinity(lambda q: task_losses(q, x, y, m), p, hp["lr"])
                 )(trained[0], x, y, m)
+                z, valid = lift((z, valid)) if lone else (z, valid)
                 z_sum, z_count = z_sum + z, z_count + valid
             trained, losses = jax.lax.scan(step, trained, (u, t))
             return (trained, (z_sum, z_count)), losses
@@ -263,8 +276,10 @@ def make_program(static: Static) -> Program:
         keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(network_keys(key, spec, "batches"), start)
         u = jax.vmap(lambda k: jax.random.uniform(k, (*shape, static.batch_size)), out_axes=2)(keys)
         t = start + jnp.arange(static.eval_every).reshape(shape)
-        carry = ((s.params, s.log_var, s.opt_state), (s.affinity_sum, s.affinity_count))
-        ((params, log_var, opt_state), (z_sum, z_count)), losses = jax.lax.scan(steps_block, carry, (u, t))
+        trained = (s.params, s.log_var, s.opt_state)
+        carry = (drop(trained) if lone else trained, (s.affinity_sum, s.affinity_count))
+        (trained, (z_sum, z_count)), losses = jax.lax.scan(steps_block, carry, (u, t))
+        params, log_var, opt_state = lift(trained) if lone else trained
         losses = losses.reshape(static.eval_every, spec.networks)
         # Each head is early-stopped on its own validation loss (Caruana 1997, 7.1): keep
         # its test logits from the evaluation where that loss was lowest, among the
