@@ -52,7 +52,9 @@ def floor(width: int, networks: int, heads: int, steps: int, repeats: int) -> fl
 
         return jax.lax.scan(step, (params, optimizer.init(params)), None, length=steps)[1]
 
-    fn = jax.jit(jax.vmap(one))
+    # One network is not vmapped: over an axis of length 1, XLA's CPU backend transposes
+    # every weight gradient per step (the harness avoids that too).
+    fn = jax.jit(jax.vmap(one) if networks > 1 else lambda keys, xs: one(keys[0], xs[0]))
     keys = jax.random.split(jax.random.PRNGKey(1), networks)
     fn(keys, xs).block_until_ready()
     seconds = []
