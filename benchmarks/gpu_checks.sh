@@ -24,7 +24,7 @@ step() {  # step NAME SECONDS COMMAND...
 
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
   $py -c "import jax; print('jax', jax.__version__, jax.devices())"; nproc; } >"$out/device.txt" 2>&1
-step throughput 80 sh -c "$py benchmarks/throughput.py > '$out/throughput.md'"
+step throughput 80 sh -c "$py benchmarks/throughput.py --repeats 3 > '$out/throughput.md'"
 step fused_sweep 120 sh -c "$py benchmarks/fused_sweep.py > '$out/fused_sweep.md'"
 for suite in digits scenes; do
   step "$suite" 45 $py -m harness.run "data=$suite" model=cnn model.width=32 data.pool=2048 \
