@@ -68,6 +68,16 @@ class ArmState(NamedTuple):
     finite: jnp.ndarray  # [] no NaN/inf loss so far
 
 
+def squeeze(tree: Any) -> Any:
+    """Every leaf without its leading axis of length 1."""
+    return jax.tree.map(lambda a: a[0], tree)
+
+
+def unsqueeze(tree: Any) -> Any:
+    """Every leaf with a leading axis of length 1 put back."""
+    return jax.tree.map(lambda a: a[None], tree)
+
+
 def vmap(fn: Callable, in_axes: int | tuple[int | None, ...] = 0) -> Callable:
     """`jax.vmap` over leading axes, except that an axis of length 1 is indexed away and
     put back instead of mapped.
@@ -84,8 +94,7 @@ def vmap(fn: Callable, in_axes: int | tuple[int | None, ...] = 0) -> Callable:
         sizes = {jax.tree.leaves(a)[0].shape[0] for a, axis in zip(args, axes, strict=True) if axis is not None}
         if sizes != {1}:
             return mapped(*args)
-        out = fn(*(a if axis is None else jax.tree.map(lambda x: x[0], a) for a, axis in zip(args, axes, strict=True)))
-        return jax.tree.map(lambda x: x[None], out)
+        return unsqueeze(fn(*(a if axis is None else squeeze(a) for a, axis in zip(args, axes, strict=True))))
 
     return call
 
@@ -198,16 +207,12 @@ def make_program(static: Static) -> Program:
         block = static.affinity_every if measure else static.eval_every
         net = jnp.arange(spec.networks)[:, None]
         pcgrad_keys = network_keys(key, spec, "pcgrad")
-        # A lone network (the shared arm) trains without a network axis: vmapped over an
-        # axis of length 1, XLA's CPU backend transposes every weight gradient on each step.
+        # A lone network (the shared arm) trains without a network axis, dropped once around
+        # the step loop: vmapped over an axis of length 1, XLA's CPU backend transposes every
+        # weight gradient on each step, and dropping the axis inside the loop copies the carry.
         lone = spec.networks == 1
         over_networks = (lambda fn: fn) if lone else jax.vmap
-
-        def drop(tree):
-            return jax.tree.map(lambda a: a[0], tree)
-
-        def lift(tree):
-            return jax.tree.map(lambda a: a[None], tree)
+        drop, lift = (squeeze, unsqueeze) if lone else ((lambda tree: tree),) * 2
 
         def task_losses(params, x, y, m):  # one network: [H]
             return masked_bce_per_task(model.apply(params, x), y, m)
@@ -243,8 +248,7 @@ def make_program(static: Static) -> Program:
             phase = phase_of(t)
             x, y, m = batch(u, phase)
             keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(pcgrad_keys, t)
-            if lone:
-                x, y, m, keys = drop((x, y, m, keys))
+            x, y, m, keys = drop((x, y, m, keys))
             losses, grads = over_networks(gradients)(params, log_var, x, y, m, keys)
             if spec.transfer:
                 # Fine-tuning starts from a fresh optimiser state (no momentum from the source
@@ -262,11 +266,11 @@ def make_program(static: Static) -> Program:
             trained, (z_sum, z_count) = carry
             u, t = inputs
             if measure:  # TAG lookahead from the parameters before this block's first step, on its batch
-                x, y, m = drop(batch(u[0], 0)) if lone else batch(u[0], 0)
+                x, y, m = drop(batch(u[0], 0))
                 z, valid = over_networks(
                     lambda p, x, y, m: lookahead_affinity(lambda q: task_losses(q, x, y, m), p, hp["lr"])
                 )(trained[0], x, y, m)
-                z, valid = lift((z, valid)) if lone else (z, valid)
+                z, valid = lift((z, valid))
                 z_sum, z_count = z_sum + z, z_count + valid
             trained, losses = jax.lax.scan(step, trained, (u, t))
             return (trained, (z_sum, z_count)), losses
@@ -277,9 +281,9 @@ def make_program(static: Static) -> Program:
         u = jax.vmap(lambda k: jax.random.uniform(k, (*shape, static.batch_size)), out_axes=2)(keys)
         t = start + jnp.arange(static.eval_every).reshape(shape)
         trained = (s.params, s.log_var, s.opt_state)
-        carry = (drop(trained) if lone else trained, (s.affinity_sum, s.affinity_count))
+        carry = (drop(trained), (s.affinity_sum, s.affinity_count))
         (trained, (z_sum, z_count)), losses = jax.lax.scan(steps_block, carry, (u, t))
-        params, log_var, opt_state = lift(trained) if lone else trained
+        params, log_var, opt_state = lift(trained)
         losses = losses.reshape(static.eval_every, spec.networks)
         # Each head is early-stopped on its own validation loss (Caruana 1997, 7.1): keep
         # its test logits from the evaluation where that loss was lowest, among the
