@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# The GPU checks in one script: device facts, throughput against the floor, the fused
-# launcher against the default one, the image suites with the CNN, and the paper-scale
-# (full) profile of the studies, each step under its own time limit so one slow step
-# cannot take the others with it. Everything lands in one folder (default gpu_checks/).
+# The GPU checks in one script: device facts, throughput against the floor, the patch
+# convolution against the library's, the fused launcher against the default one (each
+# alone on the device), then every study of the paper-scale (full) profile at once, each
+# its own multirun process sharing the GPU. Each step runs under its own time limit so one
+# slow step cannot take the others with it; a study cut off keeps the jobs it finished
+# (studies whose jobs differ only in values run fused, the others one job at a time, so
+# their finished jobs are written as they go). Everything lands in one folder (default
+# gpu_checks/); the studies' sweep folders are packed into results.tgz, which
+# `python -m harness.report` turns into tables and figures afterwards.
 #
 #   bash benchmarks/gpu_checks.sh [OUT_DIR]
 #
 # Runs from the repository root; a step's failure is logged and the next step runs.
+# FULL_LIMIT (seconds, default 240) bounds the studies.
 set -u
 out=${1:-gpu_checks}
 mkdir -p "$out"
@@ -23,18 +29,26 @@ step() {  # step NAME SECONDS COMMAND...
 }
 
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
-  $py -c "import jax; print('jax', jax.__version__, jax.devices())"; nproc; } >"$out/device.txt" 2>&1
-step throughput 80 sh -c "$py benchmarks/throughput.py --repeats 3 > '$out/throughput.md'"
-step fused_sweep 120 sh -c "$py benchmarks/fused_sweep.py > '$out/fused_sweep.md'"
-for suite in digits scenes; do
-  step "$suite" 45 $py -m harness.run "data=$suite" model=cnn model.width=32 data.pool=2048 \
-    data.n_per_task=300 train.steps=1000 train.seeds=5 runtime.progress=false "hydra.run.dir=$out/suites/$suite"
+  $py -c "import jax, flax, optax; print('jax', jax.__version__, 'flax', flax.__version__, 'optax', optax.__version__, jax.devices())"
+  nproc; } >"$out/device.txt" 2>&1
+step throughput 90 sh -c "$py benchmarks/throughput.py --repeats 3 > '$out/throughput.md'"
+step conv 40 sh -c "$py benchmarks/conv.py > '$out/conv.md'"
+step fused_sweep 130 sh -c "$py benchmarks/fused_sweep.py > '$out/fused_sweep.md'"
+
+fused="relatedness missing_labels help_hurt_map transfer_vs_mtl weighting affinity"
+alone="capacity data_symmetry capacity_digits capacity_scenes data_symmetry_digits data_symmetry_scenes"
+export XLA_PYTHON_CLIENT_PREALLOCATE=false  # the studies share the GPU
+echo "== full profile, all studies at once (limit ${FULL_LIMIT:-240}s)" | tee -a "$log"
+begin=$SECONDS
+for study in $fused $alone; do
+  launcher=$([[ " $fused " == *" $study "* ]] && echo "hydra/launcher=fused hydra.launcher.max_jobs=10" || echo "")
+  ( b=$SECONDS
+    timeout "${FULL_LIMIT:-240}" $py -m harness.run -m "+experiment=full/$study" $launcher runtime.progress=false \
+      "hydra.sweep.dir=$out/full/$study" >"$out/full-$study.log" 2>&1
+    echo "== full/$study: exit $? after $((SECONDS - b))s, $(ls "$out"/full/"$study"/*/result.json 2>/dev/null | wc -l) results" >>"$log" ) &
 done
-step transfer_vs_mtl_scenes 60 $py -m harness.run -m +experiment=transfer_vs_mtl_scenes hydra/launcher=fused \
-  runtime.progress=false "hydra.sweep.dir=$out/full/transfer_vs_mtl_scenes"
-for study in relatedness missing_labels data_symmetry capacity help_hurt_map; do
-  step "full/$study" "${FULL_LIMIT:-45}" $py -m harness.reproduce --profile full --studies "$study" \
-    --out "$out/full/$study" hydra/launcher=fused runtime.progress=false
-done
-tar czf "$out/results.tgz" -C "$out" suites full 2>/dev/null
-rm -rf "$out/suites" "$out/full"
+wait
+echo "== full profile: all ended after $((SECONDS - begin))s" | tee -a "$log"
+tail -n 3 "$out"/full-*.log >>"$log"
+tar czf "$out/results.tgz" -C "$out" full
+rm -rf "$out/full" "$out"/full-*.log
