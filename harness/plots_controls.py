@@ -63,6 +63,8 @@ def fmt(mean: float, low: float, high: float) -> str:
 def gains(table: pd.DataFrame, arm: str, baseline: str, by: list[str], metric: str = "test_bce") -> pd.DataFrame:
     """Per (by, seed): how much better `arm` did than `baseline` on `metric`, averaged over the tasks both report."""
     wide = table.pivot_table(index=[*by, "task", "seed"], columns="arm", values=metric, aggfunc="mean")
+    if arm not in wide or baseline not in wide:  # a sweep cut short may lack an arm's jobs
+        return pd.DataFrame(columns=[*by, "seed", "gain"])
     sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
     gain = (sign * (wide[arm] - wide[baseline])).dropna().rename("gain").reset_index()
     return gain.groupby([*by, "seed"], as_index=False)["gain"].mean()
@@ -74,7 +76,7 @@ def summarize(per_seed: pd.DataFrame, by: list[str]) -> pd.DataFrame:
         key = key if isinstance(key, tuple) else (key,)
         mean, low, high, _ = mean_ci(group["gain"])
         rows.append({**dict(zip(by, key, strict=True)), "mean": mean, "low": low, "high": high, "n": len(group)})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=[*by, "mean", "low", "high", "n"])
 
 
 class Finding(NamedTuple):
@@ -170,7 +172,8 @@ def analyse_transfer(payloads: list[dict], out: Path) -> Summary:
         for (n_other, n_target), part in summary[summary["metric"] == metric].groupby(by):
             cells = [fmt(*part[part["arm"] == arm][["mean", "low", "high"]].iloc[0]) for arm in TRANSFER_ARMS]
             lines.append(f"| {n_other} | {n_target} | " + " | ".join(cells) + " |")
-    few, most = summary["n_target"].min(), summary["n_other"].max()
+    few = summary["n_target"].min()  # the fewest target labels, with the most source labels run there
+    most = summary.loc[summary["n_target"] == few, "n_other"].max()
     vs_mtl = table.assign(arm=table["arm"].replace({"mtl": "base"}))
     headline, controls = [], []
     for metric, label in METRICS.items():
@@ -249,7 +252,7 @@ def analyse_weighting(payloads: list[dict], out: Path) -> Summary:
     rhos = sorted(sharing["rho"].unique())
     for ax, (metric, label) in zip(axes[0], METRICS.items(), strict=True):
         for i, w in enumerate(weightings):
-            part = sharing[(sharing["weighting"] == w) & (sharing["metric"] == metric)].set_index("rho").loc[rhos]
+            part = sharing[(sharing["weighting"] == w) & (sharing["metric"] == metric)].set_index("rho").reindex(rhos)
             x = np.arange(len(rhos)) + (i - 1) * 0.25
             ax.bar(x, part["mean"], width=0.25, label=w, yerr=[part["mean"] - part["low"], part["high"] - part["mean"]])
         ax.set_xticks(np.arange(len(rhos)), [f"rho={r}" for r in rhos])

@@ -122,6 +122,13 @@ def arm_curves(table: pd.DataFrame, keys: list[str], metric: str) -> pd.DataFram
     return summarize(per_seed, [*keys, "arm"])
 
 
+def width_ends(gain: pd.DataFrame, label: str) -> str:
+    """The gain at the smallest and the largest width a task count has results for (a
+    sweep cut short may lack some widths at some K)."""
+    ends = gain.sort_values("model.width").iloc[[0, -1]]
+    return f"{label}: " + ", ".join(f"width {int(r['model.width'])} {fmt_row(r)}" for _, r in ends.iterrows())
+
+
 def analyse_capacity(c: Collection, out: Path) -> Section:
     keys = ["data.tasks", "model.width"]
     table = with_config(c, keys)
@@ -193,12 +200,8 @@ def analyse_capacity(c: Collection, out: Path) -> Section:
         )
     )
 
-    small, large = gain[gain["model.width"] == widths[0]], gain[gain["model.width"] == widths[-1]]
-    measured = "; ".join(
-        f"K={k}: width {widths[0]} {fmt_row(small[small['data.tasks'] == k].iloc[0])}, "
-        f"width {widths[-1]} {fmt_row(large[large['data.tasks'] == k].iloc[0])}"
-        for k in ks
-    )
+    large = gain[gain["model.width"] == widths[-1]]
+    measured = "; ".join(width_ends(gain[gain["data.tasks"] == k], f"K={k}") for k in ks)
     hurts_small = any(sign_of(r) < 0 for _, r in gain[gain["model.width"] < widths[-1]].iterrows())
     signs_large = [sign_of(r) for _, r in large.iterrows()]
     helps_large = min(signs_large) >= 0 and max(signs_large) > 0
