@@ -6,8 +6,9 @@
 # slow step cannot take the others with it; a study cut off keeps the jobs it finished
 # (studies whose jobs differ only in values run fused, the others one job at a time, so
 # their finished jobs are written as they go). Everything lands in one folder (default
-# gpu_checks/); the studies' sweep folders are packed into results.tgz, which
-# `python -m harness.report` turns into tables and figures afterwards.
+# gpu_checks/). The studies' raw results are large (about 1 MB a job: 250 MB for the full
+# profile), so the report is written there (`python -m harness.report`) and report.tgz
+# keeps it without the tidy tables: REPORT.md, the figures and each study's summary.csv.
 #
 #   bash benchmarks/gpu_checks.sh [OUT_DIR]
 #
@@ -50,5 +51,6 @@ done
 wait
 echo "== full profile: all ended after $((SECONDS - begin))s" | tee -a "$log"
 tail -n 3 "$out"/full-*.log >>"$log"
-tar czf "$out/results.tgz" -C "$out" full
-rm -rf "$out/full" "$out"/full-*.log
+step report 120 $py -m harness.report "$out"/full/*/ --out "$out/report"
+tar czf "$out/report.tgz" -C "$out" --exclude='results.*' report
+rm -rf "$out/full" "$out"/full-*.log "$out/report"
