@@ -2,7 +2,8 @@
 
 Workload (REFERENCES.md's speed anchors): MLP 64 -> W -> W -> heads, batch 256 per
 network, Adam, 300 steps, K = 8 tasks, one seed. The floor is a minimal jitted
-`lax.scan` training loop of the same MLP on a fixed batch per network, the K separate
+`lax.scan` training loop of the same MLP and logistic loss (`harness.losses.sigmoid_bce`)
+on a fixed batch per network, the K separate
 networks vmapped (for `stl`) or one network with K heads (for `mtl`): no sampling,
 masking or evaluation. Each separate network has its own batch, as in a real run (a
 batch shared by all K would let XLA merge their first layers into one matrix product).
@@ -28,6 +29,7 @@ import optax
 from harness.config import RunConfig
 from harness.data import make_replicates
 from harness.job import replicate_keys, static_of
+from harness.losses import sigmoid_bce
 from harness.models import MLP
 from harness.runtime import environment
 from harness.trainer import hyperparams, train
@@ -50,9 +52,7 @@ def floor(width: int, networks: int, heads: int, steps: int, repeats: int, sampl
             params, opt_state = carry
             x = pool[batch_rows] if sampled else pool[:BATCH]
             y = (x[:, :heads] > 0).astype(jnp.float32)
-            loss, grads = jax.value_and_grad(
-                lambda p: optax.sigmoid_binary_cross_entropy(model.apply(p, x), y).sum(-1).mean()
-            )(params)
+            loss, grads = jax.value_and_grad(lambda p: sigmoid_bce(model.apply(p, x), y).sum(-1).mean())(params)
             updates, opt_state = optimizer.update(grads, opt_state, params)
             return (optax.apply_updates(params, updates), opt_state), loss
 

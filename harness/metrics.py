@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 import numpy as np
-import optax
 from scipy.stats import rankdata
+
+from harness.losses import sigmoid_bce
 
 
 def bce(logits: jnp.ndarray, labels: jnp.ndarray) -> jnp.ndarray:
     """Mean log loss per column: [n, c] -> [c]."""
-    return optax.sigmoid_binary_cross_entropy(logits, labels).mean(0)
+    return sigmoid_bce(logits, labels).mean(0)
 
 
 def evaluate(logits: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:

@@ -51,3 +51,19 @@ def test_test_metrics_match_scikit_learn_with_ties_and_a_one_class_column():
                 assert np.isnan(got["test_auroc"][r, c])
             else:
                 np.testing.assert_allclose(got["test_auroc"][r, c], roc_auc_score(y, z), rtol=1e-12)
+
+
+def test_logistic_loss_and_its_derivatives_match_optax_over_a_wide_range_of_logits():
+    import optax
+
+    from harness.losses import sigmoid_bce
+
+    z = jnp.array([-60.0, -20.0, -3.0, -0.5, 0.0, 0.5, 3.0, 20.0, 60.0])
+    for y in (jnp.zeros_like(z), jnp.ones_like(z), jnp.full_like(z, 0.3)):
+        np.testing.assert_allclose(sigmoid_bce(z, y), optax.sigmoid_binary_cross_entropy(z, y), rtol=1e-6, atol=1e-7)
+        for argnum in (0, 1):  # d/dlogit = sigmoid(z) - y, d/dlabel = -z
+            ours = jax.grad(lambda *a: sigmoid_bce(*a).sum(), argnum)(z, y)
+            ref = jax.grad(lambda *a: optax.sigmoid_binary_cross_entropy(*a).sum(), argnum)(z, y)
+            np.testing.assert_allclose(ours, ref, rtol=1e-6, atol=1e-7)
+        second = jax.vmap(jax.grad(jax.grad(sigmoid_bce)), in_axes=(0, 0))(z, y)  # sigmoid'(z), for Hessians
+        np.testing.assert_allclose(second, jax.nn.sigmoid(z) * jax.nn.sigmoid(-z), rtol=1e-6, atol=1e-8)
