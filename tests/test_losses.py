@@ -53,6 +53,19 @@ def test_test_metrics_match_scikit_learn_with_ties_and_a_one_class_column():
                 np.testing.assert_allclose(got["test_auroc"][r, c], roc_auc_score(y, z), rtol=1e-12)
 
 
+def test_average_ranks_match_scipy_with_ties_and_nan():
+    from scipy.stats import rankdata
+
+    from harness.metrics import average_ranks
+
+    rng = np.random.default_rng(1)
+    for decimals in (0, 1, 3):  # coarser rounding, more ties
+        values = np.round(rng.normal(size=(3, 4, 57)), decimals)
+        values[0, 0] = 0.0  # one slice all tied
+        values[2, 1, 7] = np.nan  # scipy: NaN throughout that slice
+        np.testing.assert_array_equal(average_ranks(values), rankdata(values, axis=-1))
+
+
 def test_logistic_loss_and_its_derivatives_match_optax_over_a_wide_range_of_logits():
     import optax
 
