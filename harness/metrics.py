@@ -20,7 +20,8 @@ def bce(logits: jnp.ndarray, labels: jnp.ndarray) -> jnp.ndarray:
 
 def average_ranks(values: np.ndarray) -> np.ndarray:
     """1-based ranks along the last axis, tied values sharing their average rank; NaN
-    throughout a slice that holds a NaN (scipy's `rankdata`, about 4x faster here)."""
+    throughout a slice that holds a NaN. The same as scipy's `rankdata`, which took 1.6x
+    as long on 8 columns of 2,000 test rows."""
     order = np.argsort(values, axis=-1)  # unstable is fine: tied values share one rank
     ranked = np.take_along_axis(values, order, -1)
     n = values.shape[-1]
