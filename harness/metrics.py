@@ -50,6 +50,7 @@ def evaluate(logits: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
     with np.errstate(invalid="ignore", divide="ignore"):
         auroc = (rank_sum - pos * (pos + 1) / 2) / (pos * neg)
     return {
+        # harness.losses.sigmoid_bce's formula, in float64 on the host
         "test_bce": (np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z))) - y * z).mean(-2),
         "test_acc": ((z > 0) == (y > 0.5)).mean(-2),
         "test_auroc": auroc,
