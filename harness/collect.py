@@ -9,14 +9,13 @@ skipped.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from harness.results import METRICS, RESULT_FILE, SCHEMA_VERSION
+from harness.results import METRICS, RESULT_FILE, SCHEMA_VERSION, UnreadableResult, read_result
 
 # Columns of the long table besides the swept config keys.
 ID_COLUMNS = ("job", "arm", "task", "task_name", "seed", "arm_width", "arm_params")
@@ -78,11 +77,9 @@ def _job_name(root: Path, folder: Path) -> str:
 def _load(path: Path, job: str) -> tuple[dict | None, Problem | None]:
     """The payload of a usable result file, or why it cannot be used."""
     try:
-        payload = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        return None, Problem(job, "corrupt", f"{RESULT_FILE} unreadable: {str(error).splitlines()[0]}")
-    if not isinstance(payload, dict):
-        return None, Problem(job, "corrupt", f"{RESULT_FILE} is not a JSON object")
+        payload = read_result(path)
+    except UnreadableResult as error:
+        return None, Problem(job, "corrupt", str(error))
     version = payload.get("schema_version")
     if version != SCHEMA_VERSION:
         return None, Problem(job, "schema", f"schema_version={version!r}, expected {SCHEMA_VERSION}")

@@ -16,6 +16,37 @@ import numpy as np
 SCHEMA_VERSION = 1
 RESULT_FILE = "result.json"
 METRICS = ("test_bce", "test_acc", "test_auroc", "val_bce", "best_step")
+# A result file is kilobytes to a few megabytes; anything far larger is not one of ours.
+MAX_RESULT_BYTES = 64 * 2**20
+
+
+class UnreadableResult(ValueError):
+    """A result.json that cannot be used: too large, unparsable, or not a JSON object (one line)."""
+
+
+def read_result(path: str | Path) -> dict:
+    """The payload of a result file, or UnreadableResult saying why not.
+
+    Every reader (collect, resume, the sweep summary) goes through here, so a huge,
+    deeply nested or truncated file is one listed problem, never a crash.
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_RESULT_BYTES:
+            raise UnreadableResult(f"{path.name} is {size / 2**20:.0f} MiB, over the {MAX_RESULT_BYTES >> 20} MiB cap")
+        with open(path, "rb") as handle:
+            payload = json.loads(handle.read())
+    except UnreadableResult:
+        raise
+    except RecursionError:
+        raise UnreadableResult(f"{path.name} is nested too deeply to parse") from None
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        first = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
+        raise UnreadableResult(f"{path.name} unreadable: {first}") from None
+    if not isinstance(payload, dict):
+        raise UnreadableResult(f"{path.name} is not a JSON object")
+    return payload
 
 
 def write_json_atomic(path: str | Path, payload: dict) -> None:

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from harness.config import RunConfig, to_dict
-from harness.results import RESULT_FILE, SCHEMA_VERSION
+from harness.results import RESULT_FILE, SCHEMA_VERSION, UnreadableResult, read_result
 
 FINAL = ("ok", "diverged")
 
@@ -27,13 +27,11 @@ def config_hash(run: RunConfig) -> str:
 
 def completed(folder: str | Path, run: RunConfig) -> bool:
     try:
-        with open(Path(folder) / RESULT_FILE) as handle:
-            result = json.load(handle)
-    except (OSError, ValueError):
+        result = read_result(Path(folder) / RESULT_FILE)
+    except UnreadableResult:  # missing, corrupt or not ours: run the job again
         return False
     return (
-        isinstance(result, dict)
-        and result.get("schema_version") == SCHEMA_VERSION
+        result.get("schema_version") == SCHEMA_VERSION
         and result.get("status") in FINAL
         and result.get("config_hash") == config_hash(run)
     )

@@ -9,7 +9,6 @@ exit with status 1.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections import Counter
@@ -19,7 +18,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from harness.results import RESULT_FILE
+from harness.results import RESULT_FILE, UnreadableResult, read_result
 
 FAILED = False
 ORDER = ("ok", "diverged", "failed", "skipped", "no result")
@@ -40,8 +39,8 @@ def tally(sweep_dir: str | Path, since: float) -> Counter[str]:
             continue  # a job folder of an earlier, different sweep in the same folder
         path = marker.parent.parent / RESULT_FILE
         try:
-            status = json.loads(path.read_text()).get("status", "no result")
-        except (OSError, ValueError):
+            status = read_result(path).get("status", "no result")
+        except UnreadableResult:
             counts["no result"] += 1
             continue
         counts["skipped" if path.stat().st_mtime < marker.stat().st_mtime else status] += 1

@@ -107,3 +107,21 @@ def test_report_on_a_sweep_with_bad_jobs_lists_them(sweep, tmp_path):
     text = (tmp_path / "rep" / "REPORT.md").read_text()
     assert "## Jobs left out" in text and "| 2 | corrupt |" in text
     assert (tmp_path / "rep" / "tables" / "capacity" / "results.csv").exists()
+
+
+def test_read_result_refuses_huge_deep_and_non_object_files(tmp_path, monkeypatch):
+    from harness import results
+
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 200_000 + "]" * 200_000)
+    listed = tmp_path / "list.json"
+    listed.write_text("[1, 2]")
+    big = tmp_path / "big.json"
+    big.write_text('{"a": 1}')
+    for path, why in ((deep, "nested too deeply"), (listed, "not a JSON object")):
+        with pytest.raises(results.UnreadableResult, match=why):
+            results.read_result(path)
+    assert results.read_result(big) == {"a": 1}
+    monkeypatch.setattr(results, "MAX_RESULT_BYTES", 4)
+    with pytest.raises(results.UnreadableResult, match="over the 0 MiB cap"):
+        results.read_result(big)
