@@ -53,10 +53,12 @@ def missing_runs():
     runner = Runner(spec)
     data = tiny_data(MISSING)
     hidden = data.m_train == 0
+    partial = (data.m_train.max(axis=1, keepdims=True) > 0) & hidden.any(axis=1, keepdims=True)
     variants = {
         "data": data,
         "hidden flipped": data._replace(y_train=np.where(hidden, 1.0 - data.y_train, data.y_train)),
         "all flipped": data._replace(y_train=1.0 - data.y_train),
+        "partial rows flipped": data._replace(y_train=np.where(partial, 1.0 - data.y_train, data.y_train)),
         "nan inputs": data._replace(x_train=np.full_like(data.x_train, np.nan)),
     }
     return spec, data, {name: runner.states(d, CHUNKS)[0] for name, d in variants.items()}
@@ -76,6 +78,14 @@ def test_labels_behind_a_question_mark_never_reach_training(missing_runs, arm):
     assert leaves_equal(trained["data"].best_logits, trained["hidden flipped"].best_logits)
     # The same flip on the visible labels does change training: the comparison can fail.
     assert not leaves_equal(trained["data"].params, trained["all flipped"].params)
+
+
+@pytest.mark.parametrize("arm", ARMS)
+def test_partially_labelled_rows_train_every_arm_but_mtl_drop(missing_runs, arm):
+    """A row with a label and a "?" is a training row of every arm except mtl_drop (complete rows only)."""
+    _, _, runs = missing_runs
+    data, flipped = (runs[name][-1]["arms"][arm].params for name in ("data", "partial rows flipped"))
+    assert leaves_equal(data, flipped) is (arm == "mtl_drop")
 
 
 def test_mtl_zero_trains_every_question_mark_of_a_labelled_row_as_label_0(missing_runs):
