@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
@@ -24,14 +25,14 @@ FAILED = False
 ORDER = ("ok", "diverged", "failed", "skipped", "no result")
 # File timestamps may be coarser than the clock (and than a few milliseconds of skew).
 SLACK_SECONDS = 1.0
+# Left in a job's folder by a job that resume skipped in this multirun (and removed when the job starts).
+SKIPPED_MARKER = ".skipped"
 
 
 def tally(sweep_dir: str | Path, since: float) -> Counter[str]:
     """Statuses of the jobs under `sweep_dir` whose Hydra files were written at or after `since`.
 
-    A result.json older than its job's Hydra files of this multirun was there before the
-    job started: skipped by resume. (Comparing with the job's own files, not with the start
-    of the multirun, stays right when a resume starts within moments of the last write.)
+    A job folder with SKIPPED_MARKER was skipped by resume: its result.json is an earlier run's.
     """
     counts: Counter[str] = Counter()
     for marker in sorted(Path(sweep_dir).rglob(".hydra/overrides.yaml")):
@@ -43,7 +44,7 @@ def tally(sweep_dir: str | Path, since: float) -> Counter[str]:
         except UnreadableResult:
             counts["no result"] += 1
             continue
-        counts["skipped" if path.stat().st_mtime < marker.stat().st_mtime else status] += 1
+        counts["skipped" if (path.parent / SKIPPED_MARKER).exists() else status] += 1
     return counts
 
 
@@ -54,6 +55,14 @@ def describe(counts: Counter[str]) -> str:
 
 
 class SweepSummary(Callback):
+    # Per job, in the process that runs it (whichever launcher): mark the jobs that resume skipped.
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        (Path(str(config.hydra.runtime.output_dir)) / SKIPPED_MARKER).unlink(missing_ok=True)
+
+    def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
+        if job_return.status == JobStatus.COMPLETED and job_return.return_value == "skipped":
+            (Path(str(config.hydra.runtime.output_dir)) / SKIPPED_MARKER).touch()
+
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         self.started = time.time()
 

@@ -41,7 +41,7 @@ def uninterrupted(tmp_path_factory) -> dict[int, list[dict]]:
     base = tmp_path_factory.mktemp("uninterrupted")
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
     done = subprocess.run(
-        cli_command(base / "sweep", base / "cache"), cwd=ROOT, env=env, capture_output=True, text=True
+        cli_command(base / "sweep", base / "cache"), cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return records(base / "sweep")

@@ -79,6 +79,7 @@ def test_fused_launcher_writes_what_the_default_launcher_writes(tmp_path, uninte
         env=env,
         capture_output=True,
         text=True,
+        timeout=600,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "sweep: 6 jobs: 6 ok" in done.stderr

@@ -227,6 +227,7 @@ def test_table_malformed_file_one_line_error(case, tmp_path):
     assert "\n" not in message and message.startswith(str(path)) and problem in message
 
 
+@pytest.mark.slow
 def test_table_bad_file_exits_with_one_line_and_no_result(tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text(CSV.replace("yes,1,true", "maybe,1,true"))
@@ -238,6 +239,7 @@ def test_table_bad_file_exits_with_one_line_and_no_result(tmp_path):
         capture_output=True,
         text=True,
         env={**os.environ, "JAX_PLATFORMS": "cpu"},
+        timeout=300,
     )
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"error: {path}: column 'a' (label) has values other than 0/1, true/false, " + (
