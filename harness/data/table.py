@@ -97,6 +97,7 @@ def _read(path: str):
         header = _header(path, parquet)
         if not header:
             raise ConfigError(f"{path}: the file is empty")
+        _distinct(path, header)
         # Every CSV cell as text: the reader, not pandas' type guess, decides what is a number.
         frame = pd.read_parquet(path) if parquet else pd.read_csv(path, skipinitialspace=True, dtype=str)
     except ConfigError:
@@ -106,6 +107,14 @@ def _read(path: str):
     except Exception as error:  # noqa: BLE001 - any reader failure is a bad file
         detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ConfigError(f"{path}: cannot be read as a table: {excerpt(detail, 120)}") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def _distinct(path: str, header: list[str]) -> None:
+    """Every column named, each name once (pandas would name the first 'Unnamed: 0')."""
+    if "" in header:
+        raise ConfigError(f"{path}: column {header.index('') + 1} of the header has no name")
     seen, repeated = set(), []
     for name in header:
         if name in seen and name not in repeated:
@@ -114,8 +123,6 @@ def _read(path: str):
     if repeated:
         names = ", ".join(excerpt(name) for name in repeated[:5])
         raise ConfigError(f"{path}: column names appear more than once: {names}; every column needs its own name")
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return frame
 
 
 def _columns(frame) -> str:

@@ -88,7 +88,8 @@ class HarnessLauncher(Launcher):
             where = error.filename or job_dir(cfg)
             print(f"error: job {cfg.hydra.job.num}: cannot write {where}: {error.strerror or error}", file=sys.stderr)
             summary.FAILED = True  # the job may have no folder for the summary to count
-            ret = JobReturn(cfg=cfg, return_value="no result", status=JobStatus.COMPLETED)
+            ret = JobReturn(overrides=list(cfg.hydra.overrides.task), cfg=cfg, status=JobStatus.COMPLETED)
+            ret.return_value = "no result"
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         return ret
 
