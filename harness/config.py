@@ -8,6 +8,9 @@ honour, with one line that names the key and what is accepted.
 from __future__ import annotations
 
 import dataclasses
+import sys
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +39,11 @@ ARMS = (
 # Arms that need at least two tasks: an auxiliary or source task, or a partner.
 MULTI_TASK_ARMS = ("mtl_shuffled", "transfer_head", "transfer_full", "pairs")
 WEIGHTINGS = ("equal", "uncertainty", "pcgrad")  # see harness/gradients.py
+# Largest size, count or seed: shapes, row indices and step counters are int32 in the
+# compiled program, and seeds feed numpy's and JAX's generators.
+MAX_INT = 2**31 - 1
+# Hyperparameters enter the compiled program as float32; a larger value would become inf.
+FLOAT32_MAX = 3.4028234663852886e38
 
 
 @dataclass
@@ -156,8 +164,10 @@ def from_omegaconf(cfg: Any) -> RunConfig:
         for key in schema_keys()
         if key in cfg
     }
+    arms = container.get("arms", ["mtl", "stl"])
+    _check(isinstance(arms, list | tuple), "arms", arms, f"a list of {', '.join(ARMS)}")
     run = RunConfig(
-        arms=list(container.get("arms", ["mtl", "stl"])),
+        arms=list(arms),
         data=_build(DataConfig, container.get("data", {}), "data"),
         model=_build(ModelConfig, container.get("model", {}), "model"),
         train=_build(TrainConfig, container.get("train", {}), "train"),
@@ -168,6 +178,7 @@ def from_omegaconf(cfg: Any) -> RunConfig:
 
 
 def _build(cls: type, values: dict, section: str) -> Any:
+    _check(isinstance(values, dict), section, values, "a mapping of keys to values")
     known = {f.name for f in dataclasses.fields(cls)}
     for key in values:
         if key not in known:
@@ -177,11 +188,54 @@ def _build(cls: type, values: dict, section: str) -> Any:
 
 def _check(ok: bool, key: str, value: Any, accepted: str) -> None:
     if not ok:
-        raise ConfigError(f"{key}={value!r} is not accepted; expected {accepted}")
+        shown = repr(value)  # repr escapes control characters: the message stays one line
+        shown = shown if len(shown) <= 60 else f"{shown[:57]}..."
+        raise ConfigError(f"{key}={shown} is not accepted; expected {accepted}")
+
+
+def _check_types(node: Any, prefix: str = "") -> None:
+    """Every value has its schema type; numbers are finite and integers at most MAX_INT.
+
+    Runs before the per-key checks, whose comparisons would let inf through or fail on a
+    string; a config built from a plain dict has had no type checks at all.
+    """
+    hints = typing.get_type_hints(type(node))
+    for f in dataclasses.fields(node):
+        key, value = f"{prefix}{f.name}", getattr(node, f.name)
+        if dataclasses.is_dataclass(value):
+            _check_types(value, f"{key}.")
+        else:
+            _check_value(key, value, hints[f.name])
+
+
+def _check_value(key: str, value: Any, hint: Any) -> None:
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    if value is None and type(None) in options:
+        return
+    (kind,) = [option for option in options if option is not type(None)]
+    if typing.get_origin(kind) is list:
+        (item,) = typing.get_args(kind)
+        _check(isinstance(value, list), key, value, f"a list of {_NAMES[item]}s")
+        for element in value:
+            _check_value(key, element, item)
+    elif kind is bool:
+        _check(isinstance(value, bool), key, value, "true or false")
+    elif kind is int:
+        _check(isinstance(value, int) and not isinstance(value, bool), key, value, "an integer")
+        _check(value <= MAX_INT, key, value, f"an integer <= {MAX_INT}")
+    elif kind is float:
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        _check(number and abs(value) <= sys.float_info.max, key, value, "a finite number")
+    else:
+        _check(isinstance(value, kind), key, value, f"a {_NAMES[kind]}")
+
+
+_NAMES = {str: "string", float: "number", int: "integer", bool: "boolean"}
 
 
 def validate(run: RunConfig) -> None:
     d, m, t = run.data, run.model, run.train
+    _check_types(run)
     _check(len(run.arms) > 0, "arms", run.arms, f"a non-empty list of {', '.join(ARMS)}")
     for arm in run.arms:
         _check(arm in ARMS, "arms", arm, f"one of {', '.join(ARMS)}")
@@ -209,6 +263,7 @@ def validate(run: RunConfig) -> None:
     _check(d.pool >= 1, "data.pool", d.pool, "an integer >= 1")
     _check(d.n_val >= 2, "data.n_val", d.n_val, "an integer >= 2")
     _check(d.n_test >= 2, "data.n_test", d.n_test, "an integer >= 2")
+    _check(d.seed >= 0, "data.seed", d.seed, f"an integer in [0, {MAX_INT}]")
     _check(d.image_size >= 16, "data.image_size", d.image_size, "an integer >= 16")
     _check(0.0 <= d.frequency <= 1.0, "data.frequency", d.frequency, "a probability in [0, 1]")
     if d.frequencies is not None:
@@ -234,11 +289,11 @@ def validate(run: RunConfig) -> None:
             _check(ok, "data.n_other", d.n_other, f"an integer in [0{bound}]")
         _check(d.n_target is not None, "data.n_target", d.n_target, "an integer when data.n_other is set")
         _check(d.n_other is not None, "data.n_other", d.n_other, "an integer when data.n_target is set")
-        _check(0 <= d.target < d.tasks, "data.target", d.target, f"a task index in [0, {d.tasks - 1}]")
     elif table:
         _check(d.n_per_task >= 0, "data.n_per_task", d.n_per_task, "an integer >= 0 (0: every label in the file)")
     else:
         _check(1 <= d.n_per_task <= d.pool, "data.n_per_task", d.n_per_task, f"an integer in [1, data.pool={d.pool}]")
+    _check(0 <= d.target < d.tasks, "data.target", d.target, f"a task index in [0, {d.tasks - 1}]")
     _check(m.kind in MODEL_KINDS, "model.kind", m.kind, f"one of {', '.join(MODEL_KINDS)}")
     images = d.suite in ("scenes", "digits")
     _check(m.kind == "mlp" or images, "model.kind", m.kind, f"mlp for data.suite={d.suite} (cnn needs images)")
@@ -246,9 +301,14 @@ def validate(run: RunConfig) -> None:
     _check(m.depth >= 1, "model.depth", m.depth, "an integer >= 1")
     _check(t.steps >= 1, "train.steps", t.steps, "an integer >= 1")
     _check(t.batch_size >= 1, "train.batch_size", t.batch_size, "an integer >= 1")
-    _check(t.lr > 0.0, "train.lr", t.lr, "a number > 0")
+    _check(0.0 < t.lr <= FLOAT32_MAX, "train.lr", t.lr, f"a number in (0, {FLOAT32_MAX:.4g}]")
     _check(t.optimizer in OPTIMIZERS, "train.optimizer", t.optimizer, f"one of {', '.join(OPTIMIZERS)}")
-    _check(t.weight_decay >= 0.0, "train.weight_decay", t.weight_decay, "a number >= 0")
+    _check(
+        0.0 <= t.weight_decay <= FLOAT32_MAX,
+        "train.weight_decay",
+        t.weight_decay,
+        f"a number in [0, {FLOAT32_MAX:.4g}]",
+    )
     _check(1 <= t.eval_every <= t.steps, "train.eval_every", t.eval_every, f"an integer in [1, train.steps={t.steps}]")
     _check(
         t.steps % t.eval_every == 0,
@@ -257,6 +317,9 @@ def validate(run: RunConfig) -> None:
         f"a multiple of train.eval_every={t.eval_every}",
     )
     _check(t.seeds >= 1, "train.seeds", t.seeds, "an integer >= 1")
+    _check(t.seed >= 0, "train.seed", t.seed, f"an integer in [0, {MAX_INT}]")
+    # Replicate r draws its data with seed data.seed + r.
+    _check(d.seed + t.seeds - 1 <= MAX_INT, "data.seed", d.seed, f"an integer <= {MAX_INT} - train.seeds + 1")
     for arm in run.arms:
         _check(arm not in MULTI_TASK_ARMS or d.tasks >= 2, "data.tasks", d.tasks, f"an integer >= 2 with arm {arm}")
     _check(t.weighting in WEIGHTINGS, "train.weighting", t.weighting, f"one of {', '.join(WEIGHTINGS)}")

@@ -1,4 +1,5 @@
-"""One-line messages for configuration errors raised by the harness, Hydra or OmegaConf."""
+"""One-line messages for configuration errors raised by the harness, Hydra or OmegaConf, and
+short excerpts of the values they quote."""
 
 from __future__ import annotations
 
@@ -24,3 +25,14 @@ def one_line(error: BaseException) -> str:
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     detail = " ".join(lines[:2]) if lines else type(error).__name__
     return f"{type(error).__name__}: {detail}"
+
+
+def excerpt(value: object, limit: int = 24) -> str:
+    """A short, printable, quoted excerpt of a value for an error message.
+
+    Messages name a cell or a file's header, never quote a whole line: a file that is
+    not a table would otherwise put its first line (or all of it) on the terminal.
+    """
+    text = str(value)
+    short = repr(text[:limit])  # repr escapes control and non-printable characters
+    return f"{short}..." if len(text) > limit else short

@@ -58,15 +58,22 @@ def device_memory() -> int:
 
 
 def plan(runs: Sequence[RunConfig], max_jobs: int | None = None) -> list[list[int]]:
-    """Indices of `runs` in fusable groups, in sweep order, each split into chunks that fit in memory."""
+    """Indices of `runs` in fusable groups, in sweep order, each split into chunks that fit in memory.
+
+    A job whose data cannot be built to read its shapes is a chunk of its own, last.
+    """
     groups: dict[Any, list[int]] = {}
+    alone = []
     for i, run in enumerate(runs):
-        groups.setdefault(group_key(run), []).append(i)
+        try:
+            groups.setdefault(group_key(run), []).append(i)
+        except Exception:  # noqa: BLE001 - the launcher runs it by itself and records its failure
+            alone.append([i])
     chunks = []
     for members in groups.values():
         size = max_jobs or max(1, int(MEMORY_SHARE * device_memory()) // job_bytes(runs[members[0]]))
         chunks += [members[start : start + size] for start in range(0, len(members), size)]
-    return chunks
+    return chunks + alone
 
 
 def job_slice(out: TrainOutput, j: int, jobs: int) -> TrainOutput:

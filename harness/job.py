@@ -17,8 +17,9 @@ from tqdm.auto import tqdm
 from harness import results
 from harness.arms import DESCRIPTIONS, make_arm
 from harness.config import ModelConfig, RunConfig, to_dict
-from harness.data import make_replicates, task_names
+from harness.data import features_used, make_replicates, task_names
 from harness.data.base import Dataset
+from harness.metrics import diverged as seeds_diverged
 from harness.models import make_model
 from harness.resume import config_hash
 from harness.runtime import environment
@@ -111,7 +112,9 @@ def payload(
         if spec.target_only:  # head 0 is the target; the other heads only served it
             metrics = {name: value[..., :1] for name, value in metrics.items()}
             reported = ((spec.groups[0][0],),)
-        diverged += [{"arm": spec.name, "seed": int(s)} for s in np.flatnonzero(~finite)]
+        diverged += [
+            {"arm": spec.name, "seed": int(s)} for s in np.flatnonzero(seeds_diverged(finite, metrics["val_bce"]))
+        ]
         arms[spec.name] = {
             "description": DESCRIPTIONS[spec.name],
             "networks": spec.networks,
@@ -137,6 +140,7 @@ def payload(
         "config": to_dict(run),
         "config_hash": config_hash(run),
         "task_names": task_names(run.data),
+        "features": features_used(run.data),
         "arms": arms,
         "records": [] if diverged else rows,
         "diverged": diverged,

@@ -12,6 +12,11 @@ import numpy as np
 
 from harness.losses import sigmoid_bce
 
+# A run has diverged when a reported head's validation log loss at its best step is
+# above this: ten times the loss of predicting 1/2, which every network starts near and
+# which no constant predictor exceeds (its loss is the label entropy, at most ln 2).
+DIVERGED_BCE = 10 * float(np.log(2.0))
+
 
 def bce(logits: jnp.ndarray, labels: jnp.ndarray) -> jnp.ndarray:
     """Mean log loss per column: [n, c] -> [c]."""
@@ -55,3 +60,11 @@ def evaluate(logits: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
         "test_acc": ((z > 0) == (y > 0.5)).mean(-2),
         "test_auroc": auroc,
     }
+
+
+def diverged(finite: np.ndarray, val_bce: np.ndarray) -> np.ndarray:
+    """Per seed [S]: a training loss became NaN or inf, or a head's best validation log loss
+    ([S, G, H], the step its test metrics are reported at) is above DIVERGED_BCE."""
+    with np.errstate(invalid="ignore"):
+        exploded = ~(np.asarray(val_bce) <= DIVERGED_BCE)  # NaN counts as exploded
+    return ~np.asarray(finite) | exploded.reshape(exploded.shape[0], -1).any(-1)

@@ -61,9 +61,11 @@ def write_json_atomic(path: str | Path, payload: dict) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(error, OSError) and not error.filename:  # a failed write names no file
+            raise OSError(error.errno, error.strerror, str(path)) from error
         raise
 
 
@@ -92,7 +94,7 @@ def now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
-HYDRA_BOOKKEEPING = {".hydra", "run.log", "multirun.yaml"}
+HYDRA_BOOKKEEPING = {".hydra", "run.log", "multirun.yaml", ".sweep.lock"}  # the last: harness/sweep_lock.py
 
 
 def discard_if_bookkeeping_only(folder: str | Path) -> None:

@@ -209,7 +209,7 @@ BAD_FILES = {
     "unknown feature column": (CSV, {"features": ["f9"]}, "column 'f9' (data.features) is not in the file"),
     "bad label value": (CSV.replace("yes,1,true", "maybe,1,true"), {}, "column 'a' (label) has values other than"),
     "no labelled rows": ("f1,a,b,c\n1,,1,0\n2,?,0,1\n", {}, "column 'a' (label) has no labelled rows"),
-    "non-numeric feature": (CSV, {"features": ["f1", "name"]}, "column 'name' (feature) is not numeric"),
+    "non-numeric feature": (CSV, {"features": ["f1", "name"]}, "column 'name' (feature), row 1: 'x' is not a number"),
     "empty feature cell": (CSV.replace("3.0,12", "3.0,"), {}, "column 'f2' (feature) has 1 empty cells"),
     "too few complete rows": (MARKED, {}, "only 2 rows have every label"),
 }

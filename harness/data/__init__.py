@@ -38,3 +38,11 @@ def task_names(cfg: DataConfig) -> list[str]:
     if cfg.suite == "table":
         return list(cfg.labels)
     return [f"task{k}" for k in range(cfg.tasks)]
+
+
+def features_used(cfg: DataConfig) -> dict | None:
+    """A table's feature columns and the columns automatic selection left out; None for generated suites."""
+    if cfg.suite != "table":
+        return None
+    parsed = table.load(cfg)
+    return {"used": list(parsed.features), "excluded": list(parsed.excluded)}

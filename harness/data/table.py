@@ -2,8 +2,12 @@
 
 data.path is the file (.parquet / .pq read as Parquet, anything else as CSV),
 data.labels its label columns (one task each, in that order), data.features its
-feature columns (null: every other numeric column). A label cell is 0/1, true/false
-or yes/no (any case); an empty cell, NaN or ? is a missing label ("?").
+feature columns (null: every other column that holds a number; columns without any are
+left out, logged and recorded in result.json's `features`). A label cell is 0/1,
+true/false or yes/no (any case); an empty cell, NaN or ? is a missing label ("?").
+Every feature cell must be a finite number within +-FEATURE_LIMIT: one that is not is
+an error naming the column and row, never a dropped column. Column names must be
+distinct (read from the header itself: pandas would rename a duplicate).
 
 Split, per data seed (so each replicate gets its own split): validation and test rows
 must be fully labelled, so they are drawn from the rows that have every label,
@@ -19,12 +23,16 @@ asking for more labels than a task has is an error. These are values, not shapes
 sweep over them on one table compiles once.
 
 Every problem with the file is a ConfigError of one line naming the file, the column
-and the problem.
+and the problem, quoting at most a short excerpt of a cell or name.
 """
 
 from __future__ import annotations
 
+import csv
+import errno
+import logging
 import os
+import stat
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -32,10 +40,16 @@ import numpy as np
 
 from harness.config import ConfigError, DataConfig
 from harness.data.base import Dataset, task_sizes
+from harness.errors import excerpt
 
 TRUE = {"1", "1.0", "true", "yes"}
 FALSE = {"0", "0.0", "false", "no"}
-MISSING = {"", "?"}
+MISSING = {"", "?", "nan"}
+# Largest feature magnitude: standardising squares deviations in float64, which overflows
+# for values near its maximum (1.8e308, also a common "missing" sentinel) and stays exact
+# below this bound for any row count up to 4e7.
+FEATURE_LIMIT = 1e150
+log = logging.getLogger(__name__)
 
 
 class Table(NamedTuple):
@@ -43,22 +57,78 @@ class Table(NamedTuple):
     y: np.ndarray  # [n, K] float32 in {0, 1} (0 where missing)
     observed: np.ndarray  # [n, K] bool
     features: tuple[str, ...]
+    excluded: tuple[str, ...] = ()  # columns automatic selection left out (no number in them)
+
+
+def check_file(path: str) -> None:
+    """A ConfigError unless `path` is a readable regular file, saying what it is instead."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        broken = os.path.islink(path)
+        raise ConfigError(f"{path}: {'a broken symlink' if broken else 'file not found'} (data.path)") from None
+    except OSError as error:
+        what = "a symlink loop" if error.errno == errno.ELOOP else f"cannot be opened: {error.strerror}"
+        raise ConfigError(f"{path}: {what} (data.path)") from None
+    if stat.S_ISDIR(mode):
+        raise ConfigError(f"{path}: is a folder, not a file (data.path)")
+    if not stat.S_ISREG(mode):
+        raise ConfigError(f"{path}: is not a regular file (data.path)")
+    if not os.access(path, os.R_OK):
+        raise ConfigError(f"{path}: not readable (permission denied) (data.path)")
+
+
+def _header(path: str, parquet: bool) -> list[str]:
+    """The column names as the file spells them; pandas would rename a duplicate (a -> a.1)."""
+    if parquet:
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    with open(path, newline="", encoding="utf-8") as handle:
+        return [name.strip() for name in next(csv.reader(handle, skipinitialspace=True), [])]
 
 
 def _read(path: str):
     import pandas as pd
 
-    if not os.path.isfile(path):
-        raise ConfigError(f"{path}: file not found (data.path)")
+    check_file(path)
+    parquet = path.lower().endswith((".parquet", ".pq"))
     try:
-        if path.lower().endswith((".parquet", ".pq")):
-            return pd.read_parquet(path)
-        return pd.read_csv(path, skipinitialspace=True)
+        header = _header(path, parquet)
+        if not header:
+            raise ConfigError(f"{path}: the file is empty")
+        _distinct(path, header)
+        # Every CSV cell as text: the reader, not pandas' type guess, decides what is a number.
+        frame = pd.read_parquet(path) if parquet else pd.read_csv(path, skipinitialspace=True, dtype=str)
+    except ConfigError:
+        raise
     except pd.errors.EmptyDataError:
         raise ConfigError(f"{path}: the file is empty") from None
     except Exception as error:  # noqa: BLE001 - any reader failure is a bad file
         detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ConfigError(f"{path}: cannot be read as a table: {detail}") from None
+        raise ConfigError(f"{path}: cannot be read as a table: {excerpt(detail, 120)}") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def _distinct(path: str, header: list[str]) -> None:
+    """Every column named, each name once (pandas would name the first 'Unnamed: 0')."""
+    if "" in header:
+        raise ConfigError(f"{path}: column {header.index('') + 1} of the header has no name")
+    seen, repeated = set(), []
+    for name in header:
+        if name in seen and name not in repeated:
+            repeated.append(name)
+        seen.add(name)
+    if repeated:
+        names = ", ".join(excerpt(name) for name in repeated[:5])
+        raise ConfigError(f"{path}: column names appear more than once: {names}; every column needs its own name")
+
+
+def _columns(frame) -> str:
+    names = [excerpt(c) for c in frame.columns[:8]]
+    more = f" and {len(frame.columns) - 8} more" if len(frame.columns) > 8 else ""
+    return ", ".join(names) + more
 
 
 def _labels(path: str, name: str, column) -> tuple[np.ndarray, np.ndarray]:
@@ -67,52 +137,94 @@ def _labels(path: str, name: str, column) -> tuple[np.ndarray, np.ndarray]:
     positive, negative = text.isin(TRUE).to_numpy(), text.isin(FALSE).to_numpy()
     bad = ~(missing | positive | negative)
     if bad.any():
-        values = ", ".join(repr(v) for v in column[bad].astype(str).unique()[:3])
+        values = ", ".join(excerpt(v) for v in column[bad].astype(str).unique()[:3])
         raise ConfigError(
-            f"{path}: column '{name}' (label) has values other than 0/1, true/false, yes/no or missing: {values}"
+            f"{path}: column {excerpt(name)} (label) has values other than 0/1, true/false, yes/no or missing: {values}"
         )
     if missing.all():
-        raise ConfigError(f"{path}: column '{name}' (label) has no labelled rows")
+        raise ConfigError(f"{path}: column {excerpt(name)} (label) has no labelled rows")
     return positive.astype(np.float32), ~missing
+
+
+def _parse(column) -> np.ndarray:
+    """A column's cells as float64; NaN where a cell is empty or not a number."""
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(column.dtype) or pd.api.types.is_numeric_dtype(column.dtype):
+        return column.to_numpy(dtype=np.float64, na_value=np.nan)
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _numbers(path: str, name: str, column) -> np.ndarray:
+    """A feature column as float64, or a ConfigError naming its first cell that is not a usable number.
+
+    Rows count from 1, the first row after the header.
+    """
+    values = _parse(column)
+    empty = column.isna().to_numpy()
+    if empty.any():
+        first = int(np.flatnonzero(empty)[0]) + 1
+        raise ConfigError(
+            f"{path}: column {excerpt(name)} (feature) has {int(empty.sum())} empty cells, the first in row {first}"
+        )
+    with np.errstate(invalid="ignore"):
+        bad = ~(np.abs(values) <= FEATURE_LIMIT)  # NaN (not a number), inf and overflowing values
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        value, cell = values[row], excerpt(column.iloc[row])
+        if np.isnan(value):
+            problem = f"{cell} is not a number; fix the cell or leave the column out of data.features"
+        elif np.isinf(value):
+            problem = f"{cell} is not a finite number"
+        else:
+            problem = f"{cell} is beyond +-{FEATURE_LIMIT:g}, too large to standardise in float64"
+        raise ConfigError(f"{path}: column {excerpt(name)} (feature), row {row + 1}: {problem}")
+    return values
+
+
+def _automatic_features(frame, labels: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Every non-label column that holds a number, and the columns without any (left out).
+
+    A column with some numbers and some text is a feature, so its text cells are an error
+    later instead of the column vanishing.
+    """
+    used, excluded = [], []
+    for name in frame.columns:
+        if name not in labels:
+            (used if np.isfinite(_parse(frame[name])).any() else excluded).append(str(name))
+    return tuple(used), tuple(excluded)
 
 
 @lru_cache(maxsize=4)
 def _load(path: str, stamp: float, labels: tuple[str, ...], features: tuple[str, ...] | None) -> Table:
     """The parsed file; `stamp` (its modification time) makes an edited file be read again."""
-    import pandas as pd
-
     frame = _read(path)
     if frame.shape[0] == 0:
         raise ConfigError(f"{path}: the file has no data rows")
     for key, names in (("data.labels", labels), ("data.features", features or ())):
         for name in names:
             if name not in frame.columns:
-                columns = ", ".join(map(str, frame.columns))
-                raise ConfigError(f"{path}: column '{name}' ({key}) is not in the file; its columns: {columns}")
+                raise ConfigError(
+                    f"{path}: column {excerpt(name)} ({key}) is not in the file; its columns: {_columns(frame)}"
+                )
+    excluded: tuple[str, ...] = ()
     if features is None:
-        features = tuple(
-            str(c) for c in frame.columns if c not in labels and pd.api.types.is_numeric_dtype(frame[c].dtype)
-        )
+        features, excluded = _automatic_features(frame, labels)
         if not features:
             raise ConfigError(f"{path}: no numeric feature column besides the labels; name them in data.features")
-    for name in features:
-        column = frame[name]
-        if not pd.api.types.is_numeric_dtype(column.dtype):
-            text = column[pd.to_numeric(column, errors="coerce").isna() & column.notna()].astype(str)
-            example = f", e.g. {text.iloc[0]!r}" if len(text) else " (numbers stored as text)"
-            raise ConfigError(f"{path}: column '{name}' (feature) is not numeric{example}")
-        if column.isna().any():
-            raise ConfigError(f"{path}: column '{name}' (feature) has {int(column.isna().sum())} empty cells")
+        if excluded:
+            log.warning(f"{path}: data.features unset; left out columns without numbers: {', '.join(excluded)}")
+    x = np.stack([_numbers(path, name, frame[name]) for name in features], axis=1)
     parsed = [_labels(path, name, frame[name]) for name in labels]
     y = np.stack([p[0] for p in parsed], axis=1)
     observed = np.stack([p[1] for p in parsed], axis=1)
-    x = frame[list(features)].to_numpy(dtype=np.float64)
-    return Table(x, y, observed, features)
+    return Table(x, y, observed, features, excluded)
 
 
 def load(cfg: DataConfig) -> Table:
     path = os.path.expanduser(cfg.path)
-    stamp = os.path.getmtime(path) if os.path.isfile(path) else 0.0
+    check_file(path)
+    stamp = os.path.getmtime(path)
     features = tuple(cfg.features) if cfg.features is not None else None
     return _load(path, stamp, tuple(cfg.labels), features)
 
@@ -160,10 +272,19 @@ def split_rows(cfg: DataConfig, table: Table, seed: int) -> tuple[np.ndarray, np
     one_class = np.flatnonzero((counts == 0) | (counts == len(test)))
     if one_class.size:  # its test AUROC would be undefined
         raise ConfigError(
-            f"{cfg.path}: column '{cfg.labels[one_class[0]]}' (label) has one class only in the test split "
+            f"{cfg.path}: column {excerpt(cfg.labels[one_class[0]])} (label) has one class only in the test split "
             f"of data seed {seed}; raise data.test_fraction"
         )
     return train, val, test
+
+
+def check(cfg: DataConfig, replicates: int) -> Table:
+    """What `make` would refuse for any of the replicates' data seeds, without building them."""
+    parsed = load(cfg)
+    for seed in range(cfg.seed, cfg.seed + replicates):
+        train, _, _ = split_rows(cfg, parsed, seed)
+        budget(cfg, parsed.observed[train], np.random.default_rng([seed, 1]))
+    return parsed
 
 
 def make(cfg: DataConfig, seed: int) -> Dataset:

@@ -6,7 +6,8 @@ Every job then goes through Hydra's own job runner with a task that writes its
 payload, so each gets the same output folder, .hydra files and result.json as with the
 default launcher. Jobs already complete under runtime.resume=true are not trained. A
 group that raises is retried job by job through the normal task, so a failure is
-recorded against the job that caused it.
+recorded against the job that caused it; so is a job whose data cannot be built while
+planning (it is planned alone).
 """
 
 import logging
@@ -15,11 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hydra.core.config_store import ConfigStore
-from hydra.core.hydra_config import HydraConfig
-from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job, setup_globals
-from omegaconf import DictConfig, OmegaConf
+from hydra.core.utils import JobReturn, configure_log, setup_globals
+from omegaconf import DictConfig
 
-from hydra_plugins.harness_launcher.harness_launcher import HarnessLauncher
+from hydra_plugins.harness_launcher.harness_launcher import HarnessLauncher, job_dir
 
 log = logging.getLogger(__name__)
 
@@ -34,23 +34,12 @@ class FusedLauncherConf:
 ConfigStore.instance().store(group="hydra/launcher", name="fused", node=FusedLauncherConf)
 
 
-def job_dir(cfg: DictConfig) -> Path:
-    """The output folder Hydra's job runner will give this job."""
-    previous = HydraConfig.instance().cfg
-    HydraConfig.instance().set_config(cfg)
-    try:
-        return Path(str(OmegaConf.select(cfg, "hydra.sweep.dir"))) / str(OmegaConf.select(cfg, "hydra.sweep.subdir"))
-    finally:
-        HydraConfig.instance().cfg = previous
-
-
 def writer(payload: dict):
     """A task that writes an already trained job's payload into its Hydra output folder."""
-    from harness.run import write_result
+    from harness.run import record
 
     def task(_cfg: DictConfig) -> str:
-        write_result(payload)
-        return payload["status"]
+        return payload["status"] if record(payload) else "no result"
 
     return task
 
@@ -106,15 +95,3 @@ class FusedLauncher(HarnessLauncher):
                 bar.update(1)
         bar.close()
         return [returns[i] for i in range(len(configs))]
-
-    def run_one(self, cfg: DictConfig, task) -> JobReturn:
-        log.info(f"\t#{cfg.hydra.job.num} : {' '.join(filter_overrides(list(cfg.hydra.overrides.task)))}")
-        ret = run_job(
-            hydra_context=self.hydra_context,
-            task_function=task,
-            config=cfg,
-            job_dir_key="hydra.sweep.dir",
-            job_subdir_key="hydra.sweep.subdir",
-        )
-        configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
-        return ret

@@ -1,0 +1,169 @@
+"""Property-based tests: any generated table or config either loads, with what was used
+recorded, or is refused in one line (ConfigError); never a traceback, never a silent change."""
+
+from __future__ import annotations
+
+import csv
+import math
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from harness import preflight
+from harness.config import (
+    MODEL_KINDS,
+    OPTIMIZERS,
+    SUITES,
+    WEIGHTINGS,
+    ConfigError,
+    RunConfig,
+    from_omegaconf,
+    schema_keys,
+)
+from harness.data import table
+
+# Few examples: the machine is small and shared; the strategies aim at the edges.
+FEW = settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+
+NUMBERS = st.one_of(
+    st.integers(-(10**25), 10**25).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.sampled_from(["1e308", "-1e400", "1e150", "0", "-0.0", " 3.5", "7 "]),
+)
+CELLS = st.one_of(
+    NUMBERS,
+    NUMBERS,
+    st.sampled_from(["", "?", "yes", "No", "TRUE", "1", "0", "nan", "NA", "abc", "a,b", 'q"uote']),
+    st.text(alphabet="xyz 1.e-\t\x1b", max_size=6),
+)
+GOOD = {
+    "feature": st.one_of(st.floats(-1e6, 1e6).map(repr), st.integers(-(10**6), 10**6).map(str)),
+    "label": st.sampled_from(["", "?", "yes", "No", "TRUE", "false", "1", "0", "1.0", "nan", "NA"]),
+}
+
+
+@st.composite
+def tables(draw):
+    """Mostly well-formed tables (so that loading is exercised), each cell hostile now and then."""
+    header = draw(st.permutations(["a", "f1", "f2", "f3"]))[: draw(st.integers(2, 4))]
+    if "a" not in header:
+        header[0] = "a"
+    if draw(st.integers(0, 4)) == 0:  # a duplicated, unnamed or space-padded name
+        header.append(draw(st.sampled_from([*header, "", " f4 "])))
+    rows = []
+    for _ in range(draw(st.integers(1, 8))):
+        kinds = ["label" if name == "a" else "feature" for name in header]
+        rows.append([draw(CELLS) if draw(st.integers(0, 9)) == 0 else draw(GOOD[kind]) for kind in kinds])
+    features = draw(st.none() | st.lists(st.sampled_from(header), min_size=1, max_size=3, unique=True))
+    return header, rows, features
+
+
+def label(cell: str) -> tuple[bool, float] | None:
+    """(observed, y) of a label cell as the reader documents it; None if it is not a label value."""
+    text = cell.strip().lower()
+    if text in table.MISSING or text in ("na",):
+        return False, 0.0
+    if text in table.TRUE:
+        return True, 1.0
+    if text in table.FALSE:
+        return True, 0.0
+    return None
+
+
+@FEW
+@given(tables())
+def test_any_table_loads_as_written_or_is_refused_in_one_line(drawn):
+    header, rows, features = drawn
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "t.csv"
+        with open(path, "w", newline="") as handle:
+            csv.writer(handle).writerows([header, *rows])
+        config = table.DataConfig(suite="table", path=str(path), labels=["a"], tasks=1, features=features)
+        try:
+            parsed = table.load(config)
+        except ConfigError as error:
+            message = str(error)
+            assert "\n" not in message and message.startswith(str(path)) and len(message) < len(str(path)) + 300
+            event(" ".join(message[len(str(path)) + 2 :].split(" ")[:4]))
+            return
+    event("loaded")
+    names = [name.strip() for name in header]
+    assert len(set(names)) == len(names) and "" not in names  # duplicates and unnamed columns are refused
+    if features is None:  # what was left out is recorded, nothing else vanished
+        assert sorted(parsed.features + parsed.excluded) == sorted(n for n in names if n != "a")
+    else:
+        assert list(parsed.features) == features
+    for j, name in enumerate(parsed.features):
+        for r, row in enumerate(rows):
+            value = float(row[names.index(name)].strip())  # every used cell, exactly as written
+            assert parsed.x[r, j] == value and abs(value) <= table.FEATURE_LIMIT
+    for r, row in enumerate(rows):
+        observed, y = label(row[names.index("a")])
+        assert parsed.observed[r, 0] == observed and parsed.y[r, 0] == y
+
+
+SCHEMA = {section: schema_keys(section) for section in schema_keys() if section != "arms"}
+HOSTILE = st.one_of(
+    st.integers(-(2**40), 2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=4),
+    st.lists(st.sampled_from(["a", "b", 0.5, 2]), max_size=3),
+)
+CHOICES = {"suite": SUITES, "kind": MODEL_KINDS, "optimizer": OPTIMIZERS, "weighting": WEIGHTINGS}
+
+
+def plausible(key: str, default):
+    """A value of the key's own type near its usual range."""
+    if key in CHOICES:
+        return st.sampled_from(CHOICES[key])
+    if isinstance(default, bool):
+        return st.booleans()
+    if isinstance(default, int):
+        return st.integers(-1, 12)
+    if isinstance(default, float):
+        return st.floats(-0.5, 1.5)
+    return st.just(default)
+
+
+@st.composite
+def configs(draw):
+    config = {}
+    for section, keys in SCHEMA.items():
+        defaults = getattr(RunConfig(), section)
+        chosen = draw(st.lists(st.sampled_from(keys), max_size=3, unique=True))
+        config[section] = {
+            key: draw(HOSTILE if draw(st.integers(0, 4)) == 0 else plausible(key, getattr(defaults, key)))
+            for key in chosen
+        }
+    if draw(st.booleans()):
+        config["arms"] = draw(st.lists(st.sampled_from(["mtl", "stl", "pairs", "transfer_head", "nope"]), max_size=3))
+    return config
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(configs())
+def test_any_config_loads_as_given_or_is_refused_in_one_line(config):
+    try:
+        run = from_omegaconf(config)
+        preflight.check(run)
+    except ConfigError as error:
+        message = str(error)
+        assert "\n" not in message and len(message) < 700
+        event(message.split("=")[0])
+        return
+    event("loaded")
+    for section, values in config.items():
+        if section == "arms":
+            assert run.arms == values
+            continue
+        for key, value in values.items():
+            used = getattr(getattr(run, section), key)
+            if (section, key) == ("data", "tasks") and run.data.suite == "table":
+                continue  # a table's tasks are its label columns
+            assert used == value and type(used) is type(value), (section, key)
+            if isinstance(value, float):
+                assert math.isfinite(value)
