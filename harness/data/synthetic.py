@@ -22,10 +22,10 @@ uniform on [-1, 1], and t_k the median of s_k over a fixed reference sample (bal
 classes). Hence P(y_k = 1 | x) = Phi((s_k(x) - t_k) / noise_k) exactly: the Bayes
 reference (`posterior_logits`).
 
-Every quantity has its own random stream (see STREAMS): task k is the same task at any
-data.tasks, and the inputs, noise draws and label budget do not depend on data.tasks,
-relatedness, specific or noise_spread, so sweeps over them are paired. docs/task-families.md
-has the formulas and their defaults.
+Every quantity has its own random stream (the constants below): task k is the same
+task at any data.tasks, and the inputs, noise draws and label budget do not depend on
+data.tasks, relatedness, specific or noise_spread, so sweeps over them are paired.
+docs/task-families.md has the formulas and the keys.
 """
 
 from __future__ import annotations
