@@ -44,6 +44,7 @@ WEIGHTINGS = ("equal", "uncertainty", "pcgrad")  # see harness/gradients.py
 MAX_INT = 2**31 - 1
 # Hyperparameters enter the compiled program as float32; a larger value would become inf.
 FLOAT32_MAX = 3.4028234663852886e38
+LABELLINGS = ("overlap", "disjoint")  # see harness/data/base.py
 
 
 @dataclass
@@ -54,11 +55,19 @@ class DataConfig:
     relatedness: float = 0.8
     noise: float = 0.5
     sinusoids: int = 4
+    # synthetic families (docs/task-families.md): planted groups of tasks with their own
+    # relatedness between groups, task-specific nonlinear parts, per-task label noise.
+    task_groups: int = 1
+    relatedness_between: float = 0.0
+    specific: float = 0.0
+    noise_spread: float = 0.0
     n_per_task: int = 100
     n_target: int | None = None
     n_other: int | None = None
     target: int = 0
     missing: float = 0.0
+    # overlap: task k is labelled on the pool's first n_k rows; disjoint: on rows of its own.
+    labelling: str = "overlap"
     pool: int = 1024
     n_val: int = 500
     n_test: int = 2000
@@ -79,6 +88,13 @@ class DataConfig:
     path: str | None = None
     labels: list[str] | None = None
     features: list[str] | None = None
+
+    @property
+    def task_sizes(self) -> list[int]:
+        """Labelled training rows per task before hiding: symmetric or lopsided."""
+        if self.n_target is None:
+            return [self.n_per_task] * self.tasks
+        return [self.n_target if k == self.target else self.n_other for k in range(self.tasks)]
 
 
 @dataclass(unsafe_hash=True)  # part of the compiled program's cache key
@@ -259,6 +275,16 @@ def validate(run: RunConfig) -> None:
     _check(0.0 <= d.relatedness <= 1.0, "data.relatedness", d.relatedness, "a number in [0, 1]")
     _check(d.noise >= 0.0, "data.noise", d.noise, "a number >= 0")
     _check(d.sinusoids >= 0, "data.sinusoids", d.sinusoids, "an integer >= 0")
+    _check(1 <= d.task_groups <= d.tasks, "data.task_groups", d.task_groups, f"an integer in [1, data.tasks={d.tasks}]")
+    if d.suite == "synthetic":  # the shared directions and one direction of each task's own
+        bound = f">= data.task_groups + 2 = {d.task_groups + 2}"
+        _check(d.dim >= d.task_groups + 2, "data.dim", d.dim, f"an integer {bound}")
+    if d.task_groups > 1:
+        ok = 0.0 <= d.relatedness_between <= d.relatedness
+        bound = f"data.relatedness={d.relatedness}"
+        _check(ok, "data.relatedness_between", d.relatedness_between, f"a number in [0, {bound}]")
+    _check(d.specific >= 0.0, "data.specific", d.specific, "a number >= 0")
+    _check(d.noise_spread >= 0.0, "data.noise_spread", d.noise_spread, "a number >= 0")
     _check(0.0 <= d.missing < 1.0, "data.missing", d.missing, "a fraction in [0, 1)")
     _check(d.pool >= 1, "data.pool", d.pool, "an integer >= 1")
     _check(d.n_val >= 2, "data.n_val", d.n_val, "an integer >= 2")
@@ -294,6 +320,16 @@ def validate(run: RunConfig) -> None:
     else:
         _check(1 <= d.n_per_task <= d.pool, "data.n_per_task", d.n_per_task, f"an integer in [1, data.pool={d.pool}]")
     _check(0 <= d.target < d.tasks, "data.target", d.target, f"a task index in [0, {d.tasks - 1}]")
+    _check(d.labelling in LABELLINGS, "data.labelling", d.labelling, f"one of {', '.join(LABELLINGS)}")
+    if d.labelling == "disjoint":
+        _check(not table, "data.labelling", d.labelling, "overlap for data.suite=table (the file's labels are kept)")
+        sizes = d.task_sizes
+        if sum(sizes) > d.pool:
+            shown = "+".join(map(str, sizes)) if len(set(sizes)) > 1 else f"{d.tasks} x {sizes[0]}"
+            raise ConfigError(
+                f"data.pool={d.pool} is too small for data.labelling=disjoint: the per-task sizes {shown} "
+                f"sum to {sum(sizes)}"
+            )
     _check(m.kind in MODEL_KINDS, "model.kind", m.kind, f"one of {', '.join(MODEL_KINDS)}")
     images = d.suite in ("scenes", "digits")
     _check(m.kind == "mlp" or images, "model.kind", m.kind, f"mlp for data.suite={d.suite} (cnn needs images)")

@@ -19,6 +19,7 @@ import numpy as np
 from harness.config import RunConfig
 from harness.data import make_dataset
 from harness.data.base import Dataset
+from harness.data.references import references
 from harness.job import build_data, payload, replicate_keys, static_of
 from harness.trainer import TrainOutput, hyperparams, make_program, train
 
@@ -97,6 +98,6 @@ def run_group(runs: Sequence[RunConfig], on_chunk: Callable[[int], None] | None 
     out = train(static, keys, data, hp, first.train.steps, on_chunk=on_chunk, job_axis=True)
     input_shape = data.x_train.shape[3:]
     return [
-        payload(run, static, job_slice(out, j, len(runs)), input_shape, seconds, fused_jobs=len(runs))
-        for j, (run, (_, seconds)) in enumerate(zip(runs, built, strict=True))
+        payload(run, static, job_slice(out, j, len(runs)), input_shape, seconds, references(run.data, d), len(runs))
+        for j, (run, (d, seconds)) in enumerate(zip(runs, built, strict=True))
     ]

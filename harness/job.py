@@ -20,6 +20,7 @@ from harness.config import ModelConfig, RunConfig, to_dict
 from harness.data import features_used, make_replicates, task_names
 from harness.data.base import Dataset
 from harness.metrics import diverged as seeds_diverged
+from harness.data.references import references
 from harness.models import make_model
 from harness.resume import config_hash
 from harness.runtime import environment
@@ -85,7 +86,7 @@ def run_job(run: RunConfig, progress: bool | None = None, label: str = "train") 
     show = run.runtime.progress if progress is None else progress
     with tqdm(total=chunks, desc=label, unit="eval", leave=False, disable=None if show else True) as bar:
         out = train(static, replicate_keys(run), data, hp, run.train.steps, on_chunk=lambda _: bar.update(1))
-    return payload(run, static, out, data.x_train.shape[2:], data_seconds)
+    return payload(run, static, out, data.x_train.shape[2:], data_seconds, references(run.data, data))
 
 
 def payload(
@@ -94,9 +95,11 @@ def payload(
     out: TrainOutput,
     input_shape: tuple[int, ...],
     data_seconds: float,
+    refs: dict[str, np.ndarray],
     fused_jobs: int = 1,
 ) -> dict:
-    """The result.json payload of one job from its TrainOutput (metrics [S, G, H], no job axis).
+    """The result.json payload of one job from its TrainOutput (metrics [S, G, H], no job axis)
+    and its data's references ([S, K], harness.data.references).
 
     `fused_jobs` > 1: the job trained in one program with that many others; its timing is
     its even share of the program's.
@@ -126,7 +129,7 @@ def payload(
         }
         if spec.transfer:
             arms[spec.name]["pretrain_steps"] = run.train.pretrain_steps
-        rows += results.records(spec.name, reported, metrics)
+        rows += results.records(spec.name, reported, metrics, refs)
     net_steps = sum(spec.networks for spec in static.arms) * run.train.seeds * run.train.steps
     evals = np.arange(1, run.train.steps // run.train.eval_every + 1) * run.train.eval_every
     curves = {"steps": evals.tolist()}
@@ -143,6 +146,7 @@ def payload(
         "features": features_used(run.data),
         "arms": arms,
         "records": [] if diverged else rows,
+        "references": {name: np.asarray(value).tolist() for name, value in refs.items()},
         "diverged": diverged,
         "curves": curves,
         "affinity": affinity,

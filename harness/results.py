@@ -1,6 +1,7 @@
 """result.json: what one job writes, and how it is written (atomically).
 
-Schema version 1 is documented in README.md ("The result file").
+Schema version 1 is documented in README.md ("The result file"); version 2 adds the
+learnability references (docs/task-families.md).
 """
 
 from __future__ import annotations
@@ -13,9 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 RESULT_FILE = "result.json"
-METRICS = ("test_bce", "test_acc", "test_auroc", "val_bce", "best_step")
+TRAINED = ("test_bce", "test_acc", "test_auroc", "val_bce", "best_step")
+# Per seed and task, from harness.data.references; NaN where a suite has no Bayes reference.
+REFERENCES = ("constant_bce", "bayes_bce", "bayes_auroc")
+LEARNED = ("learned_bce", "learned_auroc")
+METRICS = TRAINED + REFERENCES + LEARNED
 # A result file is kilobytes to a few megabytes; anything far larger is not one of ours.
 MAX_RESULT_BYTES = 64 * 2**20
 
@@ -75,17 +80,31 @@ def _umask() -> int:
     return mask
 
 
-def records(arm: str, groups, metrics: dict[str, np.ndarray]) -> list[dict]:
-    """One record per seed, network and head of an arm; metrics arrays are [S, G, H]."""
+def learned_fraction(value, floor, best):
+    """The share of the gap from `floor` (the constant predictor) to `best` (Bayes) that
+    `value` closed: 0 at the floor, 1 at the best; NaN where there is no gap."""
+    value, floor, best = (np.asarray(v, np.float64) for v in (value, floor, best))
+    gap = best - floor
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(gap != 0, (value - floor) / gap, np.nan)
+
+
+def records(arm: str, groups, metrics: dict[str, np.ndarray], references: dict[str, np.ndarray]) -> list[dict]:
+    """One record per seed, network and head of an arm; metrics arrays are [S, G, H],
+    references [S, K] (see harness.data.references)."""
     out = []
     seeds, networks, heads = np.shape(metrics["test_bce"])
     for s in range(seeds):
         for g in range(networks):
             for h in range(heads):
-                row = {"arm": arm, "task": int(groups[g][h]), "network": g, "seed": s}
-                for name in METRICS:
+                task = int(groups[g][h])
+                row = {"arm": arm, "task": task, "network": g, "seed": s}
+                for name in TRAINED:
                     value = float(metrics[name][s, g, h])
                     row[name] = int(value) if name == "best_step" else value
+                row |= {name: float(references[name][s, task]) for name in REFERENCES}
+                row["learned_bce"] = float(learned_fraction(row["test_bce"], row["constant_bce"], row["bayes_bce"]))
+                row["learned_auroc"] = float(learned_fraction(row["test_auroc"], 0.5, row["bayes_auroc"]))
                 out.append(row)
     return out
 

@@ -6,6 +6,7 @@ import pytest
 
 from harness.collect import CollectError, collect, write_table
 from harness.config import RunConfig, to_dict
+from harness.results import SCHEMA_VERSION
 
 
 def config(width: int, tasks: int) -> dict:
@@ -21,7 +22,7 @@ def payload(width: int, status: str = "ok", seeds: int = 2, tasks: int = 2) -> d
         for arm in ("mtl", "stl") for s in range(seeds) for t in range(tasks)
     ]  # fmt: skip
     return {
-        "schema_version": 1,
+        "schema_version": SCHEMA_VERSION,
         "status": status,
         "error": "boom" if status == "failed" else None,
         "config": config(width, tasks),

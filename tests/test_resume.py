@@ -17,7 +17,7 @@ from sweeps import ROOT, assert_nothing_corrupt, assert_same_records, cli_comman
 from harness import resume
 from harness.config import RunConfig
 from harness.job import failed_payload
-from harness.results import RESULT_FILE, write_json_atomic
+from harness.results import RESULT_FILE, SCHEMA_VERSION, write_json_atomic
 from harness.summary import describe
 
 
@@ -121,7 +121,7 @@ def test_config_hash_ignores_runtime_and_sees_everything_else():
 
 def test_completed_requires_final_status_schema_and_hash(tmp_path):
     run = RunConfig()
-    good = {"schema_version": 1, "status": "ok", "config_hash": resume.config_hash(run)}
+    good = {"schema_version": SCHEMA_VERSION, "status": "ok", "config_hash": resume.config_hash(run)}
     assert not resume.completed(tmp_path, run)  # no file
     for payload, expected in [
         (good, True),

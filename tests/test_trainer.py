@@ -1,7 +1,7 @@
 import jax
 import numpy as np
 
-from harness import trainer
+from harness import results, trainer
 from harness.arms import ArmSpec
 from harness.data import make_replicates
 from harness.job import replicate_keys, run_job, static_of
@@ -92,7 +92,7 @@ def test_sharing_does_not_help_unrelated_tasks_in_a_tiny_network(tiny):
 
 def test_result_payload_shape(tiny):
     result = run_job(tiny())
-    assert result["status"] == "ok" and result["schema_version"] == 1
+    assert result["status"] == "ok" and result["schema_version"] == results.SCHEMA_VERSION
     run = tiny()
     assert len(result["records"]) == run.train.seeds * run.data.tasks * 2
     assert result["arms"]["stl"]["networks"] == run.data.tasks

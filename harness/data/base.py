@@ -27,26 +27,26 @@ class Dataset(NamedTuple):
 
 
 def task_sizes(cfg: DataConfig) -> np.ndarray:
-    """Labelled training rows per task before hiding: symmetric or lopsided."""
-    if cfg.n_target is None:
-        return np.full(cfg.tasks, cfg.n_per_task, dtype=np.int64)
-    sizes = np.full(cfg.tasks, cfg.n_other, dtype=np.int64)
-    sizes[cfg.target] = cfg.n_target
-    return sizes
+    """Labelled training rows per task before hiding (DataConfig.task_sizes), as an array."""
+    return np.asarray(cfg.task_sizes, dtype=np.int64)
 
 
 def label_mask(cfg: DataConfig, rng: np.random.Generator) -> np.ndarray:
     """Observation mask over the pool.
 
-    Task k is labelled on the first n_k pool rows (the pool is in random order, so a
-    prefix is a random sample, and rows labelled for several tasks exist as in the
-    lecture's label matrix); then round(missing * n_k) of those labels, chosen at
-    random, are hidden as "?".
+    data.labelling=overlap: task k is labelled on the first n_k pool rows (the pool is in
+    random order, so a prefix is a random sample, and rows labelled for several tasks
+    exist as in the lecture's label matrix). disjoint: task k is labelled on the n_k rows
+    after those of tasks 0..k-1, so no row is labelled for two tasks (each task comes
+    with its own examples; the config check ensures the pool holds them all). Then
+    round(missing * n_k) of each task's labels, chosen at random, are hidden as "?".
     """
     sizes = task_sizes(cfg)
-    mask = (np.arange(cfg.pool)[:, None] < sizes[None, :]).astype(np.float32)
+    start = np.cumsum(sizes) - sizes if cfg.labelling == "disjoint" else np.zeros_like(sizes)
+    rows = np.arange(cfg.pool)[:, None]
+    mask = ((rows >= start) & (rows < start + sizes)).astype(np.float32)
     for k, n in enumerate(sizes):
         hide = int(round(cfg.missing * n))
         if hide:
-            mask[rng.choice(n, size=hide, replace=False), k] = 0.0
+            mask[start[k] + rng.choice(n, size=hide, replace=False), k] = 0.0
     return mask

@@ -1,63 +1,159 @@
-"""Synthetic binary tasks with controllable relatedness (MMoE-style, binarised).
+"""Synthetic binary task families with controllable relatedness (MMoE-style, binarised).
 
-Inputs x ~ N(0, I_d). Each task k has a unit direction
+Inputs x ~ N(0, I_d). Task k has the unit direction
 
-    w_k = rho * u_0 + sqrt(1 - rho^2) * u_k
+    w_k = a * u_0 + b * v_g(k) + c * u_k,    g(k) = k mod data.task_groups,
 
-with u_0, u_1, ..., u_K orthonormal (random unit vectors when K + 1 > d, which are
-nearly orthogonal in high dimension), so cos(w_j, w_k) = rho^2 for j != k. A shared
-nonlinearity turns the projection into a score,
+with u_0 (shared by all tasks) and v_0, v_1, ... (one per group) orthonormal, and u_k a
+random unit vector of task k's own, orthogonal to those shared directions (so nearly
+orthogonal to the other tasks' u_j in high dimension: E[u_j . u_k] = 0). With one group
+a = rho, b = 0, c = sqrt(1 - rho^2), so cos(w_j, w_k) = rho^2 in expectation; with G
+groups a = rho_between, b = sqrt(rho^2 - rho_between^2), c = sqrt(1 - rho^2), so the
+cosine is rho^2 within a group and rho_between^2 between groups. The score is
 
-    s_k(x) = z + sum_i sin(alpha_i * z + beta_i),   z = w_k . x,
+    s_k(x) = z + sum_i sin(alpha_i * z + beta_i)
+             + specific * sum_i sin(gamma_ki * r_ki . x + delta_ki),     z = w_k . x,
 
-with the same alpha_i, beta_i for every task (the shared low-level features), and the
-label is y_k = 1[s_k(x) + noise * eps > t], eps ~ N(0, 1) drawn per row and task,
-t the median of the noiseless score (balanced classes). rho = 1 gives the same task up
-to label noise; rho = 0 gives tasks on orthogonal directions.
+with alpha_i, beta_i shared by every task (the shared low-level features) and the
+task's own unit directions r_ki (orthogonal to the shared ones) and link gamma_ki,
+delta_ki, which no other task shares. The label is y_k = 1[s_k(x) + noise_k * eps > t_k],
+eps ~ N(0, 1) per row and task, noise_k = noise * exp(noise_spread * e_k) with e_k
+uniform on [-1, 1], and t_k the median of s_k over a fixed reference sample (balanced
+classes). Hence P(y_k = 1 | x) = Phi((s_k(x) - t_k) / noise_k) exactly: the Bayes
+reference (`posterior_logits`).
 
-Everything except rho is drawn from the data seed in a fixed order, so sweeping rho
-(or sizes, or the missing fraction) keeps the inputs, the noise and the label budget
-identical: sweep points are paired.
+Every quantity has its own random stream (the constants below): task k is the same
+task at any data.tasks, and the inputs, noise draws and label budget do not depend on
+data.tasks, relatedness, specific or noise_spread, so sweeps over them are paired.
+docs/task-families.md has the formulas and the keys.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
+from scipy.special import log_ndtr
 
 from harness.config import DataConfig
 from harness.data.base import Dataset, label_mask
 
+# Random streams, each np.random.default_rng([seed, stream, ...]); none depends on the task count.
+LINK, BASIS, MASK, TASK, REFERENCE, INPUTS, NOISE = range(7)
+REFERENCE_ROWS = 4096  # rows of the sample whose median score is each task's threshold
+# The Bayes posterior's logits are clipped here: a noiseless task's posterior is a step,
+# and beyond it a label's probability differs from 0 or 1 by less than 1e-43.
+LOGIT_CAP = 100.0
 
-def directions(rng: np.random.Generator, dim: int, tasks: int, rho: float) -> np.ndarray:
-    """Unit task directions [dim, tasks] with pairwise cosine rho^2."""
-    raw = rng.standard_normal((dim, tasks + 1))
-    if tasks + 1 <= dim:
-        basis, _ = np.linalg.qr(raw)
-    else:
-        basis = raw / np.linalg.norm(raw, axis=0, keepdims=True)
-    return rho * basis[:, :1] + np.sqrt(1.0 - rho**2) * basis[:, 1:]
+
+class Family(NamedTuple):
+    """The tasks of one data seed: everything the generator needs to score and label x."""
+
+    w: np.ndarray  # [dim, K] unit task directions
+    alpha: np.ndarray  # [S] shared link
+    beta: np.ndarray  # [S]
+    own: np.ndarray  # [dim, K * S] each task's own unit directions r_ki
+    gamma: np.ndarray  # [K * S] each task's own link
+    delta: np.ndarray  # [K * S]
+    specific: float
+    threshold: np.ndarray  # [K]
+    noise: np.ndarray  # [K] label noise per task
+
+
+def shared_basis(seed: int, dim: int, groups: int) -> np.ndarray:
+    """u_0, v_0, ..., v_{G-1} as orthonormal columns [dim, G + 1].
+
+    Gram-Schmidt in column order, each column drawn from its own stream, so column j
+    does not depend on how many groups follow it.
+    """
+    raw = np.stack([np.random.default_rng([seed, BASIS, j]).standard_normal(dim) for j in range(groups + 1)], 1)
+    q, r = np.linalg.qr(raw)
+    return q * np.sign(np.diag(r))
+
+
+def mixing(cfg: DataConfig) -> tuple[float, float, float]:
+    """(a, b, c) of w_k = a u_0 + b v_g(k) + c u_k, with a^2 + b^2 + c^2 = 1."""
+    rho = cfg.relatedness
+    a = rho if cfg.task_groups == 1 else cfg.relatedness_between
+    return a, float(np.sqrt(rho**2 - a**2)), float(np.sqrt(1.0 - rho**2))
+
+
+def _own_units(raw: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """Columns of `raw` made orthogonal to the shared directions and of unit length."""
+    free = raw - basis @ (basis.T @ raw)
+    return free / np.linalg.norm(free, axis=0, keepdims=True)
+
+
+def family(cfg: DataConfig, seed: int) -> Family:
+    dim, tasks, waves = cfg.dim, cfg.tasks, cfg.sinusoids
+    basis = shared_basis(seed, dim, cfg.task_groups)
+    link = np.random.default_rng([seed, LINK])
+    alpha, beta = link.uniform(0.5, 2.0, waves), link.uniform(0.0, 2.0 * np.pi, waves)
+    u, spread, own, gamma, delta = [], [], [], [], []
+    for k in range(tasks):  # every draw is made whatever the config's values, in this order
+        rng = np.random.default_rng([seed, TASK, k])
+        u.append(rng.standard_normal(dim))
+        spread.append(rng.uniform(-1.0, 1.0))
+        own.append(rng.standard_normal((dim, waves)))
+        gamma.append(rng.uniform(0.5, 2.0, waves))
+        delta.append(rng.uniform(0.0, 2.0 * np.pi, waves))
+    a, b, c = mixing(cfg)
+    groups = np.arange(tasks) % cfg.task_groups
+    w = a * basis[:, :1] + b * basis[:, 1 + groups] + c * _own_units(np.stack(u, 1), basis)
+    tasks_family = Family(
+        w=w,
+        alpha=alpha,
+        beta=beta,
+        own=_own_units(np.concatenate(own, 1), basis),
+        gamma=np.concatenate(gamma),
+        delta=np.concatenate(delta),
+        specific=cfg.specific,
+        threshold=np.zeros(tasks),
+        noise=cfg.noise * np.exp(cfg.noise_spread * np.array(spread)),
+    )
+    reference = np.random.default_rng([seed, REFERENCE]).standard_normal((REFERENCE_ROWS, dim))
+    return tasks_family._replace(threshold=np.median(score(tasks_family, reference), axis=0))
+
+
+def score(f: Family, x: np.ndarray) -> np.ndarray:
+    """Noiseless scores s_k(x) [n, K] of inputs [n, dim], in float64."""
+    x = np.asarray(x, np.float64)
+    z = x @ f.w
+    shared = z + np.sin(f.alpha * z[..., None] + f.beta).sum(-1)
+    if not f.specific:  # half the cost of a default draw
+        return shared
+    own = np.sin(f.gamma * (x @ f.own) + f.delta).reshape(len(x), z.shape[1], -1).sum(-1)
+    return shared + f.specific * own
+
+
+def inputs(seed: int, split: int, n: int, dim: int) -> np.ndarray:
+    """Inputs of one split (0 train, 1 validation, 2 test), as the networks see them."""
+    return np.random.default_rng([seed, INPUTS, split]).standard_normal((n, dim)).astype(np.float32)
+
+
+def labels(f: Family, seed: int, split: int, x: np.ndarray) -> np.ndarray:
+    """Noisy labels [n, K]; task k's noise draws come from its own stream per split."""
+    eps = np.stack(
+        [np.random.default_rng([seed, NOISE, split, k]).standard_normal(len(x)) for k in range(len(f.noise))], 1
+    )
+    return (score(f, x) + f.noise * eps > f.threshold).astype(np.float32)
+
+
+def posterior_logits(cfg: DataConfig, seed: int, x: np.ndarray) -> np.ndarray:
+    """logit P(y = 1 | x) [n, K], exactly: P = Phi((s(x) - t) / noise_k), a step where noise_k = 0."""
+    f = family(cfg, seed)
+    margin = score(f, x) - f.threshold
+    with np.errstate(divide="ignore", invalid="ignore"):
+        m = np.where(f.noise > 0, margin / f.noise, np.sign(margin) * LOGIT_CAP)
+    return np.clip(log_ndtr(m) - log_ndtr(-m), -LOGIT_CAP, LOGIT_CAP)
 
 
 def make(cfg: DataConfig, seed: int) -> Dataset:
-    structure = np.random.default_rng([seed, 0])
-    w = directions(structure, cfg.dim, cfg.tasks, cfg.relatedness)
-    alpha = structure.uniform(0.5, 2.0, size=cfg.sinusoids)
-    beta = structure.uniform(0.0, 2.0 * np.pi, size=cfg.sinusoids)
-
-    def score(x: np.ndarray) -> np.ndarray:
-        z = x @ w
-        return z + np.sin(alpha * z[..., None] + beta).sum(-1)
-
-    threshold = np.median(score(structure.standard_normal((4096, cfg.dim))), axis=0)
-    samples = np.random.default_rng([seed, 1])
-
-    def split(n: int) -> tuple[np.ndarray, np.ndarray]:
-        x = samples.standard_normal((n, cfg.dim))
-        noisy = score(x) + cfg.noise * samples.standard_normal((n, cfg.tasks))
-        return x.astype(np.float32), (noisy > threshold).astype(np.float32)
-
-    x_train, y_train = split(cfg.pool)
-    x_val, y_val = split(cfg.n_val)
-    x_test, y_test = split(cfg.n_test)
-    mask = label_mask(cfg, np.random.default_rng([seed, 2]))
+    f = family(cfg, seed)
+    splits = []
+    for split, n in enumerate((cfg.pool, cfg.n_val, cfg.n_test)):
+        x = inputs(seed, split, n, cfg.dim)
+        splits += [x, labels(f, seed, split, x)]
+    x_train, y_train, x_val, y_val, x_test, y_test = splits
+    mask = label_mask(cfg, np.random.default_rng([seed, MASK]))
     return Dataset(x_train, y_train, mask, x_val, y_val, x_test, y_test)
