@@ -19,8 +19,8 @@ from harness.arms import DESCRIPTIONS, make_arm
 from harness.config import ModelConfig, RunConfig, to_dict
 from harness.data import features_used, make_replicates, task_names
 from harness.data.base import Dataset
-from harness.metrics import diverged as seeds_diverged
 from harness.data.references import references
+from harness.metrics import diverged as seeds_diverged
 from harness.models import make_model
 from harness.resume import config_hash
 from harness.runtime import environment

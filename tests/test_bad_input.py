@@ -270,7 +270,8 @@ def test_result_records_the_features_used_and_diverged_runs(tmp_path, val_bce, f
     data = {**cfg(write(tmp_path, header=HEADER + ",name", rows=rows)).__dict__}
     run = from_omegaconf({"data": data, "train": {"seeds": 2, "steps": 20, "eval_every": 10}})
     static, out = fake_output(run, val_bce, finite)
-    result = payload(run, static, out, (3,), 0.0)
+    refs = {name: np.full((2, run.data.tasks), 0.69) for name in ("constant_bce", "bayes_bce", "bayes_auroc")}
+    result = payload(run, static, out, (3,), 0.0, refs)
     assert result["features"] == {"used": ["f1", "f2", "f3"], "excluded": ["name"]}
     assert result["status"] == status
     if status == "diverged":
