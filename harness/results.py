@@ -80,6 +80,8 @@ def records(arm: str, groups, metrics: dict[str, np.ndarray]) -> list[dict]:
     for s in range(seeds):
         for g in range(networks):
             for h in range(heads):
+                if groups[g][h] < 0:  # a padding head (arms.PAD) is no task's result
+                    continue
                 row = {"arm": arm, "task": int(groups[g][h]), "network": g, "seed": s}
                 for name in METRICS:
                     value = float(metrics[name][s, g, h])
