@@ -64,9 +64,8 @@ def advise(result: dict) -> dict:
     rows["option"] = rows["arm"].map(arm_of)
     long = rows.melt(id_vars=["option", "task", "seed"], value_vars=list(METRICS), var_name="metric")
     per_seed = long.groupby(["option", "metric", "seed"], as_index=False)["value"].mean()
-    params = {
-        o: result["arms"][OPTIONS[o]]["networks"] * result["arms"][OPTIONS[o]]["params_per_network"] for o in options
-    }
+    arms = {o: result["arms"][OPTIONS[o]] for o in options}
+    params = {o: arms[o]["networks"] * arms[o]["params_per_network"] for o in options}
     beaten = {
         o: [other for other in options if other != o and gain(per_seed, other, o, "test_bce")["low"] > 0]
         for o in options
@@ -95,7 +94,7 @@ def advise(result: dict) -> dict:
             o: {
                 "arm": OPTIONS[o],
                 "groups": [[names[k] for k in g] for g in _groups_of(result, o)],
-                "networks": result["arms"][OPTIONS[o]]["networks"],
+                "networks": arms[o]["networks"],
                 "params": int(params[o]),
                 "beaten_by": beaten[o],
                 "mean": {m: option_mean(per_seed, o, m) for m in METRICS},
@@ -182,8 +181,8 @@ def markdown(advice: dict, figure: str, seconds: float) -> str:
     if search:
         lines.append(
             f"Grouping search: signal `{search['signal']}` ({', '.join(search['signal_arms'])}, "
-            f"{search['signal_net_steps']} network-steps; its program compiled in {search['signal_compile_seconds']:.1f} s "
-            f"and trained in {search['signal_train_seconds']:.1f} s), "
+            f"{search['signal_net_steps']} network-steps; its program compiled in "
+            f"{search['signal_compile_seconds']:.1f} s and trained in {search['signal_train_seconds']:.1f} s), "
             f"{search['method']} over {search['partitions_evaluated']} partitions in {search['search_seconds']:.2f} s."
         )
     else:

@@ -94,7 +94,7 @@ def now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
-HYDRA_BOOKKEEPING = {".hydra", "run.log", "multirun.yaml"}
+HYDRA_BOOKKEEPING = {".hydra", "run.log", "advise.log", "multirun.yaml"}  # logs of harness.run, harness.advise
 
 
 def discard_if_bookkeeping_only(folder: str | Path) -> None:
