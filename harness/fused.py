@@ -19,7 +19,7 @@ import numpy as np
 from harness.config import RunConfig
 from harness.data import make_dataset
 from harness.data.base import Dataset
-from harness.job import build_data, payload, replicate_keys, static_of
+from harness.job import build_data, payload, replicate_keys, run_job, static_of
 from harness.trainer import TrainOutput, hyperparams, make_program, train
 
 # Fraction of the device's memory that one fused program may plan for.
@@ -57,13 +57,21 @@ def device_memory() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
+def searches_groups(run: RunConfig) -> bool:
+    """The job chooses its groups arm's partition itself, so its program's shape is known only inside it."""
+    return "groups" in run.arms and run.train.groups is None
+
+
 def plan(runs: Sequence[RunConfig], max_jobs: int | None = None) -> list[list[int]]:
     """Indices of `runs` in fusable groups, in sweep order, each split into chunks that fit in memory."""
     groups: dict[Any, list[int]] = {}
     for i, run in enumerate(runs):
-        groups.setdefault(group_key(run), []).append(i)
+        groups.setdefault(("alone", i) if searches_groups(run) else group_key(run), []).append(i)
     chunks = []
     for members in groups.values():
+        if searches_groups(runs[members[0]]):
+            chunks.append(members)
+            continue
         size = max_jobs or max(1, int(MEMORY_SHARE * device_memory()) // job_bytes(runs[members[0]]))
         chunks += [members[start : start + size] for start in range(0, len(members), size)]
     return chunks
@@ -81,6 +89,8 @@ def job_slice(out: TrainOutput, j: int, jobs: int) -> TrainOutput:
 
 def run_group(runs: Sequence[RunConfig], on_chunk: Callable[[int], None] | None = None) -> list[dict]:
     """Train same-shape jobs as one program; return each job's result payload, in order."""
+    if searches_groups(runs[0]):  # planned alone
+        return [run_job(runs[0], progress=False)]
     built = [build_data(run) for run in runs]
     first = runs[0]
     static = static_of(first, built[0][0].x_train.shape[2:])
