@@ -26,10 +26,11 @@ from harness.runtime import environment
 from harness.trainer import Static, TrainOutput, hyperparams, train
 
 
-def static_of(run: RunConfig, input_shape: tuple[int, ...], partition: grouping.Partition | None = None) -> Static:
-    """The compiled program's structure; arm groups takes `partition`, or else train.groups."""
+def static_of(run: RunConfig, input_shape: tuple[int, ...]) -> Static:
+    """The compiled program's structure (arm groups: the partition of train.groups)."""
     width = equal_params_width(run, input_shape) if "mtl_equal_params" in run.arms else None
-    if partition is None and run.train.groups is not None:
+    partition = None
+    if run.train.groups is not None:  # task names resolve here: they are known once the suite is
         partition = resolve_groups(run.train.groups, run.data.tasks, task_names(run.data))
     return Static(
         arms=tuple(make_arm(name, run.data.tasks, width, run.data.target, partition) for name in run.arms),
