@@ -5,6 +5,10 @@ Every arm is a set of G networks with H heads each; network g's head h predicts 
 All G networks of an arm train as one vmapped program with the same optimiser, steps
 and batch size per network.
 
+The `groups` arm trains one network per group of a partition of the tasks; groups
+smaller than the largest are padded with PAD heads, which have no labels (exactly zero
+loss and gradient) and are not reported.
+
 Arms about one target task (data.target) put it at head 0: the transfer arms, which
 pretrain on the other tasks' heads and then fine-tune head 0, and the shuffle control,
 whose other tasks' labels are permuted; they report head 0 only.
@@ -18,6 +22,8 @@ from itertools import combinations
 import jax
 import jax.numpy as jnp
 
+PAD = -1  # the task of a padding head
+
 
 @dataclass(frozen=True)
 class ArmSpec:
@@ -27,6 +33,7 @@ class ArmSpec:
     width: int | None = None  # None: model.width
     transfer: str | None = None  # head | full: what fine-tuning trains after pretraining on heads 1..H-1
     shuffle_aux: bool = False  # permute every task's training labels except head 0's (Caruana's control)
+    key_names: tuple[str, ...] = ()  # per network, the name its random keys derive from (empty: this arm's)
 
     @property
     def networks(self) -> int:
@@ -57,12 +64,41 @@ DESCRIPTIONS = {
     "transfer_head": "pretrained on the other tasks, then a new target head trained on a frozen trunk",
     "transfer_full": "pretrained on the other tasks, then the whole network fine-tuned on the target task",
     "pairs": "one shared network per pair of tasks, K(K-1)/2 networks with 2 heads",
+    "groups": "one shared network per group of tasks (train.groups, or searched), trained like the separate networks",
 }
 
 
-def make_arm(name: str, tasks: int, equal_params_width: int | None = None, target: int = 0) -> ArmSpec:
-    """The arm called `name`; `equal_params_width` is the width of `mtl_equal_params`."""
+def groups_arm(partition: tuple[tuple[int, ...], ...], tasks: int) -> ArmSpec:
+    """One network per group, each padded with PAD heads to the largest group's size.
+
+    An unpadded network is keyed as the arm that trains the same network (mtl: every
+    task, stl: one task, pairs: two), so it draws the same initialisation and minibatches.
+    """
+    heads = max(len(group) for group in partition)
+
+    def twin(group: tuple[int, ...]) -> str:
+        if len(group) != heads:
+            return "groups"
+        return "mtl" if len(group) == tasks else {1: "stl", 2: "pairs"}.get(len(group), "groups")
+
+    padded = tuple(group + (PAD,) * (heads - len(group)) for group in partition)
+    return ArmSpec("groups", padded, key_names=tuple(twin(group) for group in partition))
+
+
+def make_arm(
+    name: str,
+    tasks: int,
+    equal_params_width: int | None = None,
+    target: int = 0,
+    partition: tuple[tuple[int, ...], ...] | None = None,
+) -> ArmSpec:
+    """The arm called `name`; `equal_params_width` is the width of `mtl_equal_params`,
+    `partition` the tasks of each network of `groups`."""
     every = tuple(range(tasks))
+    if name == "groups":
+        if partition is None:
+            raise ValueError("arm groups needs a partition of the tasks (train.groups, or a grouping search)")
+        return groups_arm(partition, tasks)
     target_first = ((target, *(k for k in every if k != target)),)
     if name in ("transfer_head", "transfer_full"):
         return ArmSpec(name, target_first, transfer=name.removeprefix("transfer_"))

@@ -11,6 +11,7 @@ import dataclasses
 import sys
 import types
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,9 +36,10 @@ ARMS = (
     "transfer_head",
     "transfer_full",
     "pairs",
+    "groups",
 )
 # Arms that need at least two tasks: an auxiliary or source task, or a partner.
-MULTI_TASK_ARMS = ("mtl_shuffled", "transfer_head", "transfer_full", "pairs")
+MULTI_TASK_ARMS = ("mtl_shuffled", "transfer_head", "transfer_full", "pairs", "groups")
 WEIGHTINGS = ("equal", "uncertainty", "pcgrad")  # see harness/gradients.py
 # Largest size, count or seed: shapes, row indices and step counters are int32 in the
 # compiled program, and seeds feed numpy's and JAX's generators.
@@ -45,6 +47,7 @@ MAX_INT = 2**31 - 1
 # Hyperparameters enter the compiled program as float32; a larger value would become inf.
 FLOAT32_MAX = 3.4028234663852886e38
 LABELLINGS = ("overlap", "disjoint")  # see harness/data/base.py
+GROUPING_SIGNALS = ("affinity", "pairs")  # see harness/grouping.py
 
 
 @dataclass
@@ -117,6 +120,11 @@ class TrainConfig:
     weighting: str = "equal"
     pretrain_fraction: float = 0.5
     affinity_every: int = 0
+    # Arm groups: the partition of the tasks (lists of task indices or names), or null to
+    # search one from train.grouping_signal with at most train.max_networks groups (0: K).
+    groups: list[Any] | None = None
+    grouping_signal: str = "affinity"
+    max_networks: int = 0
 
     @property
     def pretrain_steps(self) -> int:
@@ -375,6 +383,45 @@ def validate(run: RunConfig) -> None:
             t.affinity_every,
             f"a divisor of train.eval_every={t.eval_every}",
         )
+    _check(t.groups is None or "groups" in run.arms, "train.groups", t.groups, "null unless arm groups is trained")
+    if t.groups is not None:  # names of suites other than a table are resolved by the job
+        resolve_groups(t.groups, d.tasks, d.labels if table else None)
+    signals = ", ".join(GROUPING_SIGNALS)
+    _check(t.grouping_signal in GROUPING_SIGNALS, "train.grouping_signal", t.grouping_signal, f"one of {signals}")
+    _check(t.max_networks >= 0, "train.max_networks", t.max_networks, "an integer >= 0 (0: up to one per task)")
+
+
+def resolve_groups(groups: Any, tasks: int, names: Sequence[str] | None = None) -> tuple[tuple[int, ...], ...] | None:
+    """train.groups as task indices: each group sorted, groups ordered by their first task.
+
+    Entries are task indices or task names (`names`); every task must be in exactly one
+    group. None when an entry is a name and `names` is not given (the job resolves it).
+    """
+    shape = "a non-empty list of groups, each a non-empty list of task indices or names"
+    _check(isinstance(groups, list | tuple) and len(groups) > 0, "train.groups", groups, shape)
+    for g, group in enumerate(groups):
+        _check(isinstance(group, list | tuple), "train.groups", groups, shape)
+        _check(len(group) > 0, "train.groups", groups, f"non-empty groups (group {g} is empty)")
+    entries = [entry for group in groups for entry in group]
+    if names is None and any(isinstance(entry, str) for entry in entries):
+        return None
+    label = names or [str(k) for k in range(tasks)]
+    index = {name: k for k, name in enumerate(names or ())}
+    where: dict[int, int] = {}
+    for g, group in enumerate(groups):
+        for entry in group:
+            if isinstance(entry, str) and entry in index:
+                task = index[entry]
+            elif isinstance(entry, int) and not isinstance(entry, bool) and 0 <= entry < tasks:
+                task = entry
+            else:
+                known = f" or one of {', '.join(names)}" if names else ""
+                raise ConfigError(f"train.groups: unknown task {entry!r}; expected an index in [0, {tasks - 1}]{known}")
+            _check(task not in where, "train.groups", groups, f"each task in one group ({label[task]} is in two)")
+            where[task] = g
+    missing = [label[k] for k in range(tasks) if k not in where]
+    _check(not missing, "train.groups", groups, f"every task in a group ({', '.join(missing)} in none)")
+    return tuple(sorted(tuple(sorted(k for k in where if where[k] == g)) for g in range(len(groups))))
 
 
 def to_dict(run: RunConfig) -> dict:

@@ -20,7 +20,7 @@ from harness.config import RunConfig
 from harness.data import make_dataset
 from harness.data.base import Dataset
 from harness.data.references import references
-from harness.job import build_data, payload, replicate_keys, static_of
+from harness.job import build_data, payload, replicate_keys, run_job, static_of
 from harness.trainer import TrainOutput, hyperparams, make_program, train
 
 # Fraction of the device's memory that one fused program may plan for.
@@ -58,6 +58,11 @@ def device_memory() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
+def searches_groups(run: RunConfig) -> bool:
+    """The job chooses its groups arm's partition itself, so its program's shape is known only inside it."""
+    return "groups" in run.arms and run.train.groups is None
+
+
 def plan(runs: Sequence[RunConfig], max_jobs: int | None = None) -> list[list[int]]:
     """Indices of `runs` in fusable groups, in sweep order, each split into chunks that fit in memory.
 
@@ -66,12 +71,18 @@ def plan(runs: Sequence[RunConfig], max_jobs: int | None = None) -> list[list[in
     groups: dict[Any, list[int]] = {}
     alone = []
     for i, run in enumerate(runs):
+        if searches_groups(run):
+            groups[("alone", i)] = [i]
+            continue
         try:
             groups.setdefault(group_key(run), []).append(i)
         except Exception:  # noqa: BLE001 - the launcher runs it by itself and records its failure
             alone.append([i])
     chunks = []
     for members in groups.values():
+        if searches_groups(runs[members[0]]):
+            chunks.append(members)
+            continue
         size = max_jobs or max(1, int(MEMORY_SHARE * device_memory()) // job_bytes(runs[members[0]]))
         chunks += [members[start : start + size] for start in range(0, len(members), size)]
     return chunks + alone
@@ -89,6 +100,8 @@ def job_slice(out: TrainOutput, j: int, jobs: int) -> TrainOutput:
 
 def run_group(runs: Sequence[RunConfig], on_chunk: Callable[[int], None] | None = None) -> list[dict]:
     """Train same-shape jobs as one program; return each job's result payload, in order."""
+    if searches_groups(runs[0]):  # planned alone
+        return [run_job(runs[0], progress=False)]
     built = [build_data(run) for run in runs]
     first = runs[0]
     static = static_of(first, built[0][0].x_train.shape[2:])

@@ -6,6 +6,7 @@ tests call the same code.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 
@@ -14,9 +15,9 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from harness import results
-from harness.arms import DESCRIPTIONS, make_arm
-from harness.config import ModelConfig, RunConfig, to_dict
+from harness import grouping, results
+from harness.arms import DESCRIPTIONS, PAD, make_arm
+from harness.config import ModelConfig, RunConfig, resolve_groups, to_dict
 from harness.data import features_used, make_replicates, task_names
 from harness.data.base import Dataset
 from harness.data.references import references
@@ -28,9 +29,13 @@ from harness.trainer import Static, TrainOutput, hyperparams, train
 
 
 def static_of(run: RunConfig, input_shape: tuple[int, ...]) -> Static:
+    """The compiled program's structure (arm groups: the partition of train.groups)."""
     width = equal_params_width(run, input_shape) if "mtl_equal_params" in run.arms else None
+    partition = None
+    if run.train.groups is not None:  # task names resolve here: they are known once the suite is
+        partition = resolve_groups(run.train.groups, run.data.tasks, task_names(run.data))
     return Static(
-        arms=tuple(make_arm(name, run.data.tasks, width, run.data.target) for name in run.arms),
+        arms=tuple(make_arm(name, run.data.tasks, width, run.data.target, partition) for name in run.arms),
         model=run.model,
         optimizer=run.train.optimizer,
         batch_size=run.train.batch_size,
@@ -78,15 +83,87 @@ def build_data(run: RunConfig) -> tuple[Dataset, float]:
 
 
 def run_job(run: RunConfig, progress: bool | None = None, label: str = "train") -> dict:
-    """Train the configured arms and return the result.json payload."""
+    """Train the configured arms and return the result.json payload.
+
+    Arm groups without train.groups first trains the other arms together with the
+    search's signal arms, chooses the partition from that signal (harness/grouping.py),
+    then trains the groups on the same data and keys.
+    """
     data, data_seconds = build_data(run)
-    static = static_of(run, data.x_train.shape[2:])
-    hp = hyperparams(run.train)
-    chunks = run.train.steps // run.train.eval_every
+    shape = data.x_train.shape[2:]
     show = run.runtime.progress if progress is None else progress
-    with tqdm(total=chunks, desc=label, unit="eval", leave=False, disable=None if show else True) as bar:
-        out = train(static, replicate_keys(run), data, hp, run.train.steps, on_chunk=lambda _: bar.update(1))
-    return payload(run, static, out, data.x_train.shape[2:], data_seconds, references(run.data, data))
+
+    def fit(static: Static, desc: str) -> TrainOutput:
+        chunks = run.train.steps // run.train.eval_every
+        with tqdm(total=chunks, desc=desc, unit="eval", leave=False, disable=None if show else True) as bar:
+            hp = hyperparams(run.train)
+            return train(static, replicate_keys(run), data, hp, run.train.steps, on_chunk=lambda _: bar.update(1))
+
+    if "groups" not in run.arms or run.train.groups is not None:
+        static = static_of(run, shape)
+        return payload(run, static, fit(static, label), shape, data_seconds, references(run.data, data))
+    first = signal_static(run, shape)
+    out = fit(first, f"{label}: grouping signal")
+    search = search_groups(run, first, out)
+    second = dataclasses.replace(first, arms=(make_arm("groups", run.data.tasks, partition=search["partition"]),))
+    more = fit(second, f"{label}: groups")
+    static = dataclasses.replace(first, arms=first.arms + second.arms)
+    out = TrainOutput(
+        {**out.metrics, **more.metrics},
+        {**out.curves, **more.curves},
+        out.compile_seconds + more.compile_seconds,
+        out.train_seconds + more.train_seconds,
+    )
+    result = payload(run, static, out, shape, data_seconds, references(run.data, data))
+    result["grouping"] = search["record"]
+    return result
+
+
+SIGNAL_ARMS = {"affinity": ("mtl",), "pairs": ("stl", "pairs")}
+
+
+def signal_static(run: RunConfig, input_shape: tuple[int, ...]) -> Static:
+    """Every configured arm but groups, plus the arms the grouping signal is measured on."""
+    arms = [name for name in run.arms if name != "groups"]
+    arms += [name for name in SIGNAL_ARMS[run.train.grouping_signal] if name not in arms]
+    every = run.train.affinity_every
+    if run.train.grouping_signal == "affinity":
+        every = every or run.train.eval_every
+    static = static_of(dataclasses.replace(run, arms=arms), input_shape)
+    return dataclasses.replace(static, affinity_every=every)
+
+
+def search_groups(run: RunConfig, static: Static, out: TrainOutput) -> dict:
+    """The partition chosen from the signal in `out`, and the record of how it was chosen."""
+    signal_name = run.train.grouping_signal
+    if signal_name == "affinity":
+        signal = out.metrics["mtl"]["affinity"][:, 0]  # [S, K, K]
+    else:
+        pairs = next(spec for spec in static.arms if spec.name == "pairs")
+        single = out.metrics["stl"]["val_bce"][..., 0]  # [S, K]
+        signal = grouping.pair_gains(pairs.groups, out.metrics["pairs"]["val_bce"], single)
+    choice = grouping.choose(signal, run.train.max_networks)
+    per_seed = [grouping.choose(signal[s : s + 1], run.train.max_networks).partition for s in range(len(signal))]
+    arms = SIGNAL_ARMS[signal_name]
+    networks = sum(spec.networks for spec in static.arms if spec.name in arms)
+    return {
+        "partition": choice.partition,
+        "record": {
+            "signal": signal_name,
+            "signal_arms": list(arms),
+            "signal_net_steps": networks * run.train.seeds * run.train.steps,
+            "signal_compile_seconds": out.compile_seconds,  # the program also trained the other arms
+            "signal_train_seconds": out.train_seconds,
+            "method": choice.method,
+            "max_networks": run.train.max_networks,
+            "score": choice.score,
+            "score_se": choice.score_se,
+            "best": [list(g) for g in choice.best],
+            "partitions_evaluated": choice.evaluated,
+            "search_seconds": choice.seconds,
+            "per_seed": [[list(g) for g in p] for p in per_seed],
+        },
+    }
 
 
 def payload(
@@ -105,11 +182,12 @@ def payload(
     its even share of the program's.
     """
     arms, rows, diverged, affinity = {}, [], [], None
+    names = task_names(run.data)
     for spec in static.arms:
         metrics = dict(out.metrics[spec.name])
         finite = np.asarray(metrics.pop("finite"))
         if "affinity" in metrics:  # [S, G=1, K, K] -> [seed][i][j], Z_{i->j}
-            affinity = {"arm": spec.name, "every": run.train.affinity_every}
+            affinity = {"arm": spec.name, "every": static.affinity_every}
             affinity["matrix"] = np.asarray(metrics.pop("affinity"))[:, 0].tolist()
         reported = spec.groups
         if spec.target_only:  # head 0 is the target; the other heads only served it
@@ -122,13 +200,15 @@ def payload(
             "description": DESCRIPTIONS[spec.name],
             "networks": spec.networks,
             "heads": spec.heads,
-            "groups": [list(g) for g in spec.groups],
+            "groups": [[k for k in g if k != PAD] for g in spec.groups],
             "width": spec.width or run.model.width,
             "params_per_network": count_params(run, spec.heads, spec.width, input_shape),
             "weighting": run.train.weighting if spec.weighted else "equal",
         }
         if spec.transfer:
             arms[spec.name]["pretrain_steps"] = run.train.pretrain_steps
+        if spec.name == "groups":
+            arms[spec.name]["partition"] = [[names[k] for k in g] for g in arms[spec.name]["groups"]]
         rows += results.records(spec.name, reported, metrics, refs)
     net_steps = sum(spec.networks for spec in static.arms) * run.train.seeds * run.train.steps
     evals = np.arange(1, run.train.steps // run.train.eval_every + 1) * run.train.eval_every
@@ -142,7 +222,7 @@ def payload(
         "created": results.now(),
         "config": to_dict(run),
         "config_hash": config_hash(run),
-        "task_names": task_names(run.data),
+        "task_names": names,
         "features": features_used(run.data),
         "arms": arms,
         "records": [] if diverged else rows,

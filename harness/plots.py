@@ -18,6 +18,7 @@ ARM_STYLE = {
     "mtl_equal_params": ("shared, equal total params", "C2", "--"),
     "mtl_drop": ("shared, rows with '?' dropped", "C3", "-."),
     "mtl_zero": ("shared, '?' read as 0", "C4", ":"),
+    "groups": ("one network per group of tasks (groups)", "C5", "-"),
 }
 METRIC_LABEL = {
     "test_bce": "test log loss (nats, lower is better)",

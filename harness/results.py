@@ -97,6 +97,8 @@ def records(arm: str, groups, metrics: dict[str, np.ndarray], references: dict[s
     for s in range(seeds):
         for g in range(networks):
             for h in range(heads):
+                if groups[g][h] < 0:  # a padding head (arms.PAD) is no task's result
+                    continue
                 task = int(groups[g][h])
                 row = {"arm": arm, "task": task, "network": g, "seed": s}
                 for name in TRAINED:
@@ -113,7 +115,7 @@ def now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
-HYDRA_BOOKKEEPING = {".hydra", "run.log", "multirun.yaml", ".sweep.lock"}  # the last: harness/sweep_lock.py
+HYDRA_BOOKKEEPING = {".hydra", "run.log", "advise.log", "multirun.yaml", ".sweep.lock"}  # .sweep.lock: sweep_lock.py
 
 
 def discard_if_bookkeeping_only(folder: str | Path) -> None:

@@ -124,7 +124,7 @@ def _per_head(y: jnp.ndarray, groups: jnp.ndarray) -> jnp.ndarray:
 
 
 def network_keys(key: jax.Array, spec: ArmSpec, purpose: str) -> jax.Array:
-    """One key per network, from the arm's name and the network's tasks alone.
+    """One key per network, from its name (the arm's, or `spec.key_names`) and its tasks alone.
 
     A network's initialisation and minibatches therefore do not depend on which other
     networks (or arms) train beside it: network k of the vmapped `stl` arm is exactly
@@ -134,9 +134,12 @@ def network_keys(key: jax.Array, spec: ArmSpec, purpose: str) -> jax.Array:
     def tag(text: str) -> int:
         return zlib.crc32(text.encode()) & 0x7FFFFFFF
 
-    key = jax.random.fold_in(jax.random.fold_in(key, tag(spec.name)), tag(purpose))
+    def one(name, group):
+        return jax.random.fold_in(jax.random.fold_in(jax.random.fold_in(key, name), tag(purpose)), group)
+
+    names = jnp.asarray([tag(name) for name in spec.key_names or (spec.name,) * spec.networks], dtype=jnp.uint32)
     ids = jnp.asarray([tag(repr(group)) for group in spec.groups], dtype=jnp.uint32)
-    return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, ids)
+    return jax.vmap(one)(names, ids)
 
 
 def phases(spec: ArmSpec) -> tuple[jnp.ndarray, jnp.ndarray]:
@@ -178,6 +181,7 @@ def make_program(static: Static) -> Program:
             log_var = jnp.zeros(shape)
             opt_state = jax.vmap(make_optimizer(static.optimizer, hp).init)((params, log_var))
             y, m = (_per_head(a, groups) for a in label_view(spec.label_view, data.y_train, data.m_train))
+            m = m * (groups >= 0)[:, None, :]  # padding heads (arms.PAD) have no labels
             if spec.shuffle_aux:
                 y = jax.vmap(shuffle_auxiliary)(network_keys(key, spec, "shuffle"), y, m)
             heads_on, _ = phases(spec)

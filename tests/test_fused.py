@@ -24,6 +24,7 @@ def tiny(**changes) -> RunConfig:
     run.data.tasks, run.data.dim, run.data.pool, run.data.n_per_task = 2, 4, 64, 32
     run.data.n_val, run.data.n_test = 16, 32
     run.runtime.progress = False
+    run.arms = changes.pop("arms", run.arms)
     for dotted, value in changes.items():
         section, key = dotted.split("__")
         setattr(getattr(run, section), key, value)
@@ -41,6 +42,14 @@ def test_plan_groups_jobs_by_shape_and_keeps_sweep_order():
     ]
     assert fused.plan(runs) == [[0, 2, 5], [1], [3], [4]]
     assert fused.plan(runs, max_jobs=2) == [[0, 2], [5], [1], [3], [4]]
+
+
+def test_jobs_that_search_their_groups_run_alone():
+    search = tiny(arms=["mtl", "groups"])
+    given = tiny(arms=["mtl", "groups"], train__groups=[[0, 1]])
+    assert fused.plan([search, given, tiny(arms=["mtl", "groups"], train__lr=0.1), search]) == [[0], [1], [2], [3]]
+    (alone,) = fused.run_group([search])
+    assert alone["grouping"]["signal"] == "affinity" and alone["arms"]["groups"]["groups"]
 
 
 def test_memory_estimate_grows_with_the_job():
