@@ -237,9 +237,11 @@ def _check_value(key: str, value: Any, hint: Any) -> None:
     if value is None and type(None) in options:
         return
     (kind,) = [option for option in options if option is not type(None)]
+    if kind is Any:  # checked by its own validator (train.groups: indices or names)
+        return
     if typing.get_origin(kind) is list:
         (item,) = typing.get_args(kind)
-        _check(isinstance(value, list), key, value, f"a list of {_NAMES[item]}s")
+        _check(isinstance(value, list), key, value, f"a list of {_NAMES.get(item, 'value')}s")
         for element in value:
             _check_value(key, element, item)
     elif kind is bool:

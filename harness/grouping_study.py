@@ -37,8 +37,9 @@ ALTERNATIVES = ("mtl", "stl")
 
 
 def planted_partition(tasks: int, task_groups: int) -> list[int]:
-    """The planted group of each task: contiguous blocks of near-equal size (task k in group k * G // K)."""
-    return [k * task_groups // tasks for k in range(tasks)]
+    """The planted group of each task, as the synthetic generator plants it: task k in group k mod G
+    (so a task's group does not change with K; docs/task-families.md)."""
+    return [k % task_groups for k in range(tasks)]
 
 
 def search_rows(result: dict, job: str) -> list[dict]:

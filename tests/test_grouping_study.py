@@ -14,10 +14,10 @@ def table():
         "none": {"groups": [0.40, 0.41, 0.40], "mtl": [0.401, 0.409, 0.402], "stl": [0.50, 0.52, 0.51]},
     }
     searched = {  # per job and seed, each task's group
-        "planted": [[0, 0, 1, 1], [0, 0, 1, 1], [0, 1, 1, 1]],
+        "planted": [[0, 1, 0, 1], [0, 1, 0, 1], [0, 1, 1, 1]],
         "none": [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]],
     }
-    trained = {"planted": [0, 0, 1, 1], "none": [0, 0, 0, 0]}
+    trained = {"planted": [0, 1, 0, 1], "none": [0, 0, 0, 0]}
     for job, task_groups in (("planted", 2), ("none", 1)):
         point = {"job": job, "data.tasks": 4, "data.task_groups": task_groups}
         for arm, per_seed in losses[job].items():
@@ -40,7 +40,7 @@ def table():
 
 def test_recovery_is_the_adjusted_rand_index_against_the_planted_groups():
     rec = study.recovery(table()).set_index("data.task_groups")
-    # {0,1}{2,3} twice (ARI 1) and {0}{1,2,3} once (ARI 0 against {0,1}{2,3}).
+    # {0,2}{1,3} twice (ARI 1) and {0}{1,2,3} once (ARI 0 against {0,2}{1,3}).
     assert rec.loc[2, "mean"] == pytest.approx(2 / 3) and rec.loc[2, "n"] == 3
     assert rec.loc[2, "trained_ari"] == 1.0 and rec.loc[1, "mean"] == 1.0
 
@@ -55,9 +55,9 @@ def test_verdicts_beat_where_groups_are_planted_and_tie_where_not():
     assert study.analyse(table(), delta=0.0001).verdicts.set_index("data.task_groups").loc[1, "verdict"] == "unclear"
 
 
-def test_planted_partition_is_contiguous_blocks():
-    assert study.planted_partition(6, 2) == [0, 0, 0, 1, 1, 1]
-    assert study.planted_partition(5, 2) == [0, 0, 0, 1, 1]
+def test_planted_partition_is_the_generators_interleaving():
+    assert study.planted_partition(6, 2) == [0, 1, 0, 1, 0, 1]
+    assert study.planted_partition(5, 3) == [0, 1, 2, 0, 1]
     assert study.planted_partition(4, 1) == [0, 0, 0, 0]
 
 
