@@ -36,6 +36,7 @@ ARMS = (
 # Arms that need at least two tasks: an auxiliary or source task, or a partner.
 MULTI_TASK_ARMS = ("mtl_shuffled", "transfer_head", "transfer_full", "pairs")
 WEIGHTINGS = ("equal", "uncertainty", "pcgrad")  # see harness/gradients.py
+EVAL_SCHEDULES = ("log", "linear")  # see harness/trainer.py, evaluation_steps
 
 
 @dataclass
@@ -88,6 +89,7 @@ class TrainConfig:
     optimizer: str = "adam"
     weight_decay: float = 0.0
     eval_every: int = 50
+    eval_schedule: str = "log"
     seeds: int = 3
     seed: int = 0
     weighting: str = "equal"
@@ -256,6 +258,8 @@ def validate(run: RunConfig) -> None:
         t.steps,
         f"a multiple of train.eval_every={t.eval_every}",
     )
+    schedules = ", ".join(EVAL_SCHEDULES)
+    _check(t.eval_schedule in EVAL_SCHEDULES, "train.eval_schedule", t.eval_schedule, f"one of {schedules}")
     _check(t.seeds >= 1, "train.seeds", t.seeds, "an integer >= 1")
     for arm in run.arms:
         _check(arm not in MULTI_TASK_ARMS or d.tasks >= 2, "data.tasks", d.tasks, f"an integer >= 2 with arm {arm}")

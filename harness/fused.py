@@ -74,6 +74,7 @@ def job_slice(out: TrainOutput, j: int, jobs: int) -> TrainOutput:
     return TrainOutput(
         metrics=jax.tree.map(lambda x: x[j], out.metrics),
         curves=jax.tree.map(lambda x: x[j], out.curves),
+        eval_steps=out.eval_steps,
         compile_seconds=out.compile_seconds / jobs,
         train_seconds=out.train_seconds / jobs,
     )

@@ -22,7 +22,7 @@ from harness.data.base import Dataset
 from harness.models import make_model
 from harness.resume import config_hash
 from harness.runtime import environment
-from harness.trainer import Static, TrainOutput, hyperparams, train
+from harness.trainer import Static, TrainOutput, evaluation_steps, hyperparams, train
 
 
 def static_of(run: RunConfig, input_shape: tuple[int, ...]) -> Static:
@@ -33,6 +33,7 @@ def static_of(run: RunConfig, input_shape: tuple[int, ...]) -> Static:
         optimizer=run.train.optimizer,
         batch_size=run.train.batch_size,
         eval_every=run.train.eval_every,
+        eval_schedule=run.train.eval_schedule,
         weighting=run.train.weighting,
         affinity_every=run.train.affinity_every,
     )
@@ -80,7 +81,7 @@ def run_job(run: RunConfig, progress: bool | None = None, label: str = "train") 
     data, data_seconds = build_data(run)
     static = static_of(run, data.x_train.shape[2:])
     hp = hyperparams(run.train)
-    chunks = run.train.steps // run.train.eval_every
+    chunks = len(evaluation_steps(static, run.train.steps))
     show = run.runtime.progress if progress is None else progress
     with tqdm(total=chunks, desc=label, unit="eval", leave=False, disable=None if show else True) as bar:
         out = train(static, replicate_keys(run), data, hp, run.train.steps, on_chunk=lambda _: bar.update(1))
@@ -104,6 +105,8 @@ def payload(
     for spec in static.arms:
         metrics = dict(out.metrics[spec.name])
         finite = np.asarray(metrics.pop("finite"))
+        # Still improving when training stopped: a longer budget might have changed the result.
+        metrics["undertrained"] = np.asarray(metrics["best_step"]) == out.eval_steps[-1]
         if "affinity" in metrics:  # [S, G=1, K, K] -> [seed][i][j], Z_{i->j}
             affinity = {"arm": spec.name, "every": run.train.affinity_every}
             affinity["matrix"] = np.asarray(metrics.pop("affinity"))[:, 0].tolist()
@@ -125,8 +128,7 @@ def payload(
             arms[spec.name]["pretrain_steps"] = run.train.pretrain_steps
         rows += results.records(spec.name, reported, metrics)
     net_steps = sum(spec.networks for spec in static.arms) * run.train.seeds * run.train.steps
-    evals = np.arange(1, run.train.steps // run.train.eval_every + 1) * run.train.eval_every
-    curves = {"steps": evals.tolist()}
+    curves = {"steps": list(out.eval_steps)}
     for name, arm_curves in out.curves.items():
         curves[name] = {k: np.asarray(v).tolist() for k, v in arm_curves.items()}
     return {

@@ -15,7 +15,9 @@ import numpy as np
 
 SCHEMA_VERSION = 1
 RESULT_FILE = "result.json"
-METRICS = ("test_bce", "test_acc", "test_auroc", "val_bce", "best_step")
+METRICS = ("test_bce", "test_acc", "test_auroc", "val_bce", "best_step", "undertrained")
+# Record fields that are not floats: how each is written.
+EXACT = {"best_step": int, "undertrained": bool}
 # A result file is kilobytes to a few megabytes; anything far larger is not one of ours.
 MAX_RESULT_BYTES = 64 * 2**20
 
@@ -82,8 +84,7 @@ def records(arm: str, groups, metrics: dict[str, np.ndarray]) -> list[dict]:
             for h in range(heads):
                 row = {"arm": arm, "task": int(groups[g][h]), "network": g, "seed": s}
                 for name in METRICS:
-                    value = float(metrics[name][s, g, h])
-                    row[name] = int(value) if name == "best_step" else value
+                    row[name] = EXACT.get(name, float)(metrics[name][s, g, h])
                 out.append(row)
     return out
 

@@ -1,12 +1,14 @@
 """The compiled program: all arms, all networks, all seeds, trained together.
 
 `make_program` builds two pure functions of one replicate (one seed and its data
-draw): `init` and `chunk` (scan over `eval_every` steps, then one evaluation, which
-keeps each head's test logits at its best validation loss so far). `Compiled` vmaps
-them over replicates and compiles each once per static shape (tracked in `TRACES`);
-`train` drives the chunks from the host so a progress bar can move between them, and
-scores the kept test logits on the host (`finish`). Values (data, masks, learning
-rate) are arguments, never constants of the compiled program.
+draw): `init` and `chunk` (a loop over a traced number of steps, at most `eval_every`,
+then one evaluation, which keeps each head's test logits at its best validation loss
+so far). `Compiled` vmaps them over replicates and compiles each once per static shape
+(tracked in `TRACES`); `train` drives the chunks from the host along the evaluation
+schedule (`evaluation_steps`: step 0 first, then dense early), so a progress bar can
+move between them, and scores the kept test logits on the host (`finish`). Values
+(data, masks, learning rate, chunk lengths) are arguments, never constants of the
+compiled program.
 """
 
 from __future__ import annotations
@@ -45,11 +47,27 @@ class Static:
     optimizer: str
     batch_size: int
     eval_every: int
+    eval_schedule: str = "log"  # log | linear, see evaluation_steps
     weighting: str = "equal"  # applies to arms with ArmSpec.weighted
     affinity_every: int = 0  # > 0: measure TAG affinity of AFFINITY_ARM every this many steps
 
 
 AFFINITY_ARM = "mtl"
+
+
+def evaluation_steps(static: Static, steps: int) -> list[int]:
+    """The steps after which every network is evaluated: 0 (the initial networks), then
+    every `eval_every` steps; the log schedule adds doubling steps below `eval_every`
+    (1, 2, 4, ..., or multiples of `affinity_every` when affinity is measured), so a
+    network that training only makes worse, or that overfits in a few steps, can be
+    stopped there.
+    """
+    first = max(static.affinity_every, 1)
+    early = []
+    if static.eval_schedule == "log":
+        while first * 2 ** len(early) < min(static.eval_every, steps):
+            early.append(first * 2 ** len(early))
+    return [0, *early, *range(static.eval_every, steps + 1, static.eval_every)]
 
 
 class ArmState(NamedTuple):
@@ -199,12 +217,12 @@ def make_program(static: Static) -> Program:
             )
         return {"key": key, "step": jnp.int32(0), "arms": states}
 
-    def arm_chunk(spec: ArmSpec, s: ArmState, key, start, data: Dataset, optimizer, hp):
+    def arm_chunk(spec: ArmSpec, s: ArmState, key, start, steps, data: Dataset, optimizer, hp):
         model, groups, apply = arm_parts(spec)
         heads_on, trunk_on = phases(spec)
         weighting = static.weighting if spec.weighted else "equal"
         measure = static.affinity_every > 0 and spec.name == AFFINITY_ARM
-        block = static.affinity_every if measure else static.eval_every
+        block = static.affinity_every if measure else 1
         net = jnp.arange(spec.networks)[:, None]
         pcgrad_keys = network_keys(key, spec, "pcgrad")
         # A lone network (the shared arm) trains without a network axis, dropped once around
@@ -262,58 +280,61 @@ def make_program(static: Static) -> Program:
             params, log_var = optax.apply_updates((params, log_var), updates)
             return (params, log_var, opt_state), losses.sum(-1).reshape(spec.networks)
 
-        def steps_block(carry, inputs):
-            trained, (z_sum, z_count) = carry
-            u, t = inputs
+        def steps_block(i, carry):
+            trained, (z_sum, z_count), losses = carry
+            t = start + i * block + jnp.arange(block)
             if measure:  # TAG lookahead from the parameters before this block's first step, on its batch
-                x, y, m = drop(batch(u[0], 0))
+                x, y, m = drop(batch(u[i, 0], 0))
                 z, valid = over_networks(
                     lambda p, x, y, m: lookahead_affinity(lambda q: task_losses(q, x, y, m), p, hp["lr"])
                 )(trained[0], x, y, m)
                 z, valid = lift((z, valid))
                 z_sum, z_count = z_sum + z, z_count + valid
-            trained, losses = jax.lax.scan(step, trained, (u, t))
-            return (trained, (z_sum, z_count)), losses
+            trained, block_losses = jax.lax.scan(step, trained, (u[i], t), unroll=block == 1)
+            return trained, (z_sum, z_count), losses.at[i].set(block_losses)
 
-        # Minibatch draws for the whole chunk in one RNG call per network instead of one per step.
-        shape = (static.eval_every // block, block)
+        # Minibatch draws for the longest chunk in one RNG call per network instead of one per
+        # step; a shorter chunk (early in the schedule) uses the first `steps` of them.
+        blocks = static.eval_every // block
         keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(network_keys(key, spec, "batches"), start)
-        u = jax.vmap(lambda k: jax.random.uniform(k, (*shape, static.batch_size)), out_axes=2)(keys)
-        t = start + jnp.arange(static.eval_every).reshape(shape)
-        trained = (s.params, s.log_var, s.opt_state)
-        carry = (drop(trained), (s.affinity_sum, s.affinity_count))
-        (trained, (z_sum, z_count)), losses = jax.lax.scan(steps_block, carry, (u, t))
+        u = jax.vmap(lambda k: jax.random.uniform(k, (blocks, block, static.batch_size)), out_axes=2)(keys)
+        losses = jnp.zeros((blocks, block, spec.networks))
+        carry = (drop((s.params, s.log_var, s.opt_state)), (s.affinity_sum, s.affinity_count), losses)
+        trained, (z_sum, z_count), losses = jax.lax.fori_loop(0, steps // block, steps_block, carry)
         params, log_var, opt_state = lift(trained)
-        losses = losses.reshape(static.eval_every, spec.networks)
         # Each head is early-stopped on its own validation loss (Caruana 1997, 7.1): keep
         # its test logits from the evaluation where that loss was lowest, among the
         # evaluations where the head was training (transfer: the target after pretraining).
+        end = start + steps
         val = jax.vmap(bce)(apply(params, data.x_val), _per_head(data.y_val, groups))  # [G, H]
-        improved = (val < s.best_val) & (heads_on[phase_of(start + static.eval_every - 1)] > 0)
+        improved = (val < s.best_val) & (heads_on[phase_of(end - 1)] > 0)
         test_logits = apply(params, data.x_test)
         new = s._replace(
             params=params,
             log_var=log_var,
             opt_state=opt_state,
             best_val=jnp.where(improved, val, s.best_val),
-            best_step=jnp.where(improved, start + static.eval_every, s.best_step),
+            best_step=jnp.where(improved, end, s.best_step),
             best_logits=jnp.where(improved[:, None, :], test_logits, s.best_logits),
             affinity_sum=z_sum,
             affinity_count=z_count,
             finite=s.finite & jnp.all(jnp.isfinite(losses)),
         )
-        return new, {"train_loss": losses.mean(0), "val_bce": val}
+        # Unused slots of `losses` hold 0; at step 0 no step ran and the mean is NaN.
+        train_loss = losses.sum((0, 1)) / jnp.where(steps > 0, steps, jnp.nan)
+        return new, {"train_loss": train_loss, "val_bce": val}
 
-    def chunk(state, data: Dataset, hp):
+    def chunk(state, data: Dataset, hp, steps):
+        """`steps` (at most eval_every, a multiple of affinity_every when measured) more steps, then evaluate."""
         TRACES["chunk"] += 1
         optimizer = make_optimizer(static.optimizer, hp)
         start = state["step"]
         arms_out, curves = {}, {}
         for spec in static.arms:
             arms_out[spec.name], curves[spec.name] = arm_chunk(
-                spec, state["arms"][spec.name], state["key"], start, data, optimizer, hp
+                spec, state["arms"][spec.name], state["key"], start, steps, data, optimizer, hp
             )
-        return {"key": state["key"], "step": start + static.eval_every, "arms": arms_out}, curves
+        return {"key": state["key"], "step": start + steps, "arms": arms_out}, curves
 
     return Program(init, chunk)
 
@@ -365,10 +386,10 @@ class Compiled:
         program = make_program(static)
         fns = {
             "init": vmap(program.init, in_axes=(0, 0, None)),
-            "chunk": vmap(program.chunk, in_axes=(0, 0, None)),
+            "chunk": vmap(program.chunk, in_axes=(0, 0, None, None)),
         }
         if job_axis:  # fused sweeps: one more leading axis, over jobs, hyperparameters included
-            fns = {name: vmap(fn) for name, fn in fns.items()}
+            fns = {"init": vmap(fns["init"]), "chunk": vmap(fns["chunk"], in_axes=(0, 0, 0, None))}
         self.fns = {name: (fn, (0,) if name == "chunk" else ()) for name, fn in fns.items()}
         self.compile_seconds = 0.0
 
@@ -388,6 +409,7 @@ class Compiled:
 class TrainOutput:
     metrics: dict[str, dict[str, np.ndarray]]  # arm -> metric -> [(J,) S, G, H]
     curves: dict[str, dict[str, np.ndarray]]  # arm -> curve -> [(J,) S, evals, G(, H)]
+    eval_steps: list[int]  # the step of each evaluation (the curves' evals axis)
     compile_seconds: float
     train_seconds: float
 
@@ -405,17 +427,19 @@ def train(
 
     `keys` and every array of `data` carry a leading replicate axis; with `job_axis`,
     a job axis before it, which `hp` carries too (a fused sweep of same-shape jobs).
+    `on_chunk(c)` is called after the c-th evaluation (of len(evaluation_steps(...))).
     """
     compiled = Compiled(static, job_axis)
     data = jax.tree.map(jnp.asarray, data)
     state = compiled.get("init", keys, data, hp)(keys, data, hp)
     # Compile everything before the clock starts.
-    chunk = compiled.get("chunk", state, data, hp)
+    chunk = compiled.get("chunk", state, data, hp, jnp.int32(0))
     jax.block_until_ready(state)
     begin = time.perf_counter()
     history = []
-    for c in range(steps // static.eval_every):
-        state, curves = chunk(state, data, hp)
+    schedule = evaluation_steps(static, steps)
+    for c, (done, end) in enumerate(zip([0, *schedule], schedule, strict=False)):
+        state, curves = chunk(state, data, hp, jnp.int32(end - done))
         history.append(curves)
         if on_chunk is not None:
             state["step"].block_until_ready()
@@ -424,4 +448,4 @@ def train(
     train_seconds = time.perf_counter() - begin
     eval_axis = 2 if job_axis else 1
     stacked = jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs], axis=eval_axis), *history)
-    return TrainOutput(metrics, stacked, compiled.compile_seconds, train_seconds)
+    return TrainOutput(metrics, stacked, schedule, compiled.compile_seconds, train_seconds)

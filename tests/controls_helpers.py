@@ -41,7 +41,8 @@ def static(arms: tuple[str, ...], eval_every: int = 5, tasks: int = TINY.tasks, 
 def run_chunks(
     spec: Static, data: Dataset, chunks: int, lr: float = 1e-2, pretrain_steps: int = 0, prepare=lambda state: state
 ) -> list[dict]:
-    """The state after init (edited by `prepare`) and after each chunk, for one replicate (no replicate axis)."""
+    """The state after init (edited by `prepare`) and after each chunk of `eval_every` steps, for one replicate
+    (no replicate axis)."""
     program = make_program(spec)
     hp = {**hyperparams(TrainConfig(lr=lr)), "pretrain_steps": jnp.int32(pretrain_steps)}
     data = jax.tree.map(jnp.asarray, data)
@@ -49,7 +50,7 @@ def run_chunks(
     chunk = jax.jit(program.chunk)
     states = [state]
     for _ in range(chunks):
-        state, _ = chunk(state, data, hp)
+        state, _ = chunk(state, data, hp, jnp.int32(spec.eval_every))
         states.append(state)
     return states
 
