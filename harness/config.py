@@ -86,6 +86,9 @@ class TrainConfig:
     steps: int = 1000
     batch_size: int = 64
     lr: float = 1e-3
+    # Train every arm once per value and report, per arm, seed and network, the one with the
+    # lowest validation loss (harness/trainer.py, lr_choice); None: train.lr alone.
+    lr_grid: list[float] | None = None
     optimizer: str = "adam"
     weight_decay: float = 0.0
     eval_every: int = 50
@@ -249,6 +252,11 @@ def validate(run: RunConfig) -> None:
     _check(t.steps >= 1, "train.steps", t.steps, "an integer >= 1")
     _check(t.batch_size >= 1, "train.batch_size", t.batch_size, "an integer >= 1")
     _check(t.lr > 0.0, "train.lr", t.lr, "a number > 0")
+    if t.lr_grid is not None:
+        grid = "a list of at least 2 distinct numbers > 0, or null (train.lr alone)"
+        _check(len(t.lr_grid) >= 2 and len(set(t.lr_grid)) == len(t.lr_grid), "train.lr_grid", t.lr_grid, grid)
+        for lr in t.lr_grid:
+            _check(isinstance(lr, int | float) and lr > 0.0, "train.lr_grid", lr, grid)
     _check(t.optimizer in OPTIMIZERS, "train.optimizer", t.optimizer, f"one of {', '.join(OPTIMIZERS)}")
     _check(t.weight_decay >= 0.0, "train.weight_decay", t.weight_decay, "a number >= 0")
     _check(1 <= t.eval_every <= t.steps, "train.eval_every", t.eval_every, f"an integer in [1, train.steps={t.steps}]")

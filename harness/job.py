@@ -107,6 +107,7 @@ def payload(
         finite = np.asarray(metrics.pop("finite"))
         # Still improving when training stopped: a longer budget might have changed the result.
         metrics["undertrained"] = np.asarray(metrics["best_step"]) == out.eval_steps[-1]
+        metrics["lr"] = np.asarray(run.train.lr_grid or [run.train.lr])[metrics.pop("lr_index")]
         if "affinity" in metrics:  # [S, G=1, K, K] -> [seed][i][j], Z_{i->j}
             affinity = {"arm": spec.name, "every": run.train.affinity_every}
             affinity["matrix"] = np.asarray(metrics.pop("affinity"))[:, 0].tolist()
@@ -123,6 +124,7 @@ def payload(
             "width": spec.width or run.model.width,
             "params_per_network": count_params(run, spec.heads, spec.width, input_shape),
             "weighting": run.train.weighting if spec.weighted else "equal",
+            "lr_grid": list(run.train.lr_grid or [run.train.lr]),
         }
         if spec.transfer:
             arms[spec.name]["pretrain_steps"] = run.train.pretrain_steps

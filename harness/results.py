@@ -15,7 +15,7 @@ import numpy as np
 
 SCHEMA_VERSION = 1
 RESULT_FILE = "result.json"
-METRICS = ("test_bce", "test_acc", "test_auroc", "val_bce", "best_step", "undertrained")
+METRICS = ("test_bce", "test_acc", "test_auroc", "val_bce", "best_step", "undertrained", "lr")
 # Record fields that are not floats: how each is written.
 EXACT = {"best_step": int, "undertrained": bool}
 # A result file is kilobytes to a few megabytes; anything far larger is not one of ours.

@@ -118,11 +118,17 @@ def vmap(fn: Callable, in_axes: int | tuple[int | None, ...] = 0) -> Callable:
 
 
 def hyperparams(train: TrainConfig) -> dict[str, jnp.ndarray]:
-    """The training values the compiled program takes as arguments (never as constants)."""
+    """The training values the compiled program takes as arguments (never as constants).
+
+    Each is a vector over the learning-rate grid [L] (train.lr_grid, or [train.lr]):
+    every arm trains once per learning rate, as a vmap axis, from the same initial
+    networks and minibatches.
+    """
+    lrs = jnp.asarray(train.lr_grid or [train.lr], jnp.float32)
     return {
-        "lr": jnp.float32(train.lr),
-        "weight_decay": jnp.float32(train.weight_decay),
-        "pretrain_steps": jnp.int32(train.pretrain_steps),
+        "lr": lrs,
+        "weight_decay": jnp.full_like(lrs, train.weight_decay),
+        "pretrain_steps": jnp.full(lrs.shape, train.pretrain_steps, jnp.int32),
     }
 
 
@@ -339,25 +345,52 @@ def make_program(static: Static) -> Program:
     return Program(init, chunk)
 
 
-def finish(static: Static, arms: dict[str, ArmState], y_test: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
-    """Per arm, metrics at each head's best validation step, on the host: [..., G, H] arrays.
+def lr_choice(spec: ArmSpec, s: ArmState) -> np.ndarray:
+    """Per replicate and network, the learning rate (index into the grid) to report: [..., G].
 
-    `arms` and `y_test` ([..., n_test, K]) carry the replicate (and job) axes in front.
+    The one whose best validation losses, summed over the network's reported heads (the
+    target alone for arms about one target), are lowest; one whose training loss went
+    non-finite is never chosen over one whose did not. `s` carries [..., L] in front.
+    """
+    total = np.asarray(s.best_val)[..., : 1 if spec.target_only else None].sum(-1)  # [..., L, G]
+    return np.argmin(np.where(np.asarray(s.finite)[..., None], total, np.inf), axis=-2)
+
+
+def pick(x: Any, choice: np.ndarray, axis: int) -> np.ndarray:
+    """`x` at the chosen learning rates: its grid axis `axis` (negative; the network axis
+    follows it) indexed by `choice` [..., G], whose leading axes are `x`'s leading axes."""
+    x = np.asarray(x)
+    grid = x.ndim + axis
+    lead = choice.shape[:-1]
+    index = choice.reshape(*lead, *(1,) * (grid - len(lead) + 1), choice.shape[-1], *(1,) * (-axis - 2))
+    return np.take_along_axis(x, index, axis=grid).squeeze(grid)
+
+
+def finish(
+    static: Static, arms: dict[str, ArmState], y_test: np.ndarray, choices: dict[str, np.ndarray]
+) -> dict[str, dict[str, np.ndarray]]:
+    """Per arm, metrics at each head's best validation step and its network's chosen learning
+    rate (`choices`, see lr_choice; `lr_index` into the grid), on the host: [..., G, H] arrays.
+
+    `arms` ([..., L, ...]) and `y_test` ([..., n_test, K]) carry the replicate (and job) axes in front.
     """
     out = {}
     for spec in static.arms:
-        s = arms[spec.name]  # only the fields read here leave the device, not parameters or optimiser state
+        s, choice = arms[spec.name], choices[spec.name]  # only the fields read here leave the device
         labels = np.moveaxis(y_test[..., np.asarray(spec.groups)], -3, -2)  # [..., G, n_test, H]
+        val = pick(s.best_val, choice, -3)
+        finite = np.take_along_axis(np.asarray(s.finite)[..., None], choice[..., None, :], axis=-2)
         out[spec.name] = {
-            **evaluate(np.asarray(s.best_logits), labels),
-            "val_bce": np.asarray(s.best_val),
-            "best_step": np.asarray(s.best_step),
-            "finite": np.asarray(s.finite),
+            **evaluate(pick(s.best_logits, choice, -4), labels),
+            "val_bce": val,
+            "best_step": pick(s.best_step, choice, -3),
+            "lr_index": np.broadcast_to(choice[..., None], val.shape),
+            "finite": finite[..., 0, :].all(-1),
         }
         if static.affinity_every > 0 and spec.name == AFFINITY_ARM:  # mean Z over measurements, [..., G, H, H]
-            count = np.asarray(s.affinity_count)
+            count = pick(s.affinity_count, choice, -4)
             with np.errstate(invalid="ignore", divide="ignore"):
-                out[spec.name]["affinity"] = np.asarray(s.affinity_sum) / np.where(count > 0, count, np.nan)
+                out[spec.name]["affinity"] = pick(s.affinity_sum, choice, -4) / np.where(count > 0, count, np.nan)
     return out
 
 
@@ -384,9 +417,10 @@ class Compiled:
     def __init__(self, static: Static, job_axis: bool = False):
         self.static, self.job_axis = static, job_axis
         program = make_program(static)
+        # Replicates, then learning rates (hp's leading axis; networks and data shared).
         fns = {
-            "init": vmap(program.init, in_axes=(0, 0, None)),
-            "chunk": vmap(program.chunk, in_axes=(0, 0, None, None)),
+            "init": vmap(vmap(program.init, in_axes=(None, None, 0)), in_axes=(0, 0, None)),
+            "chunk": vmap(vmap(program.chunk, in_axes=(0, None, 0, None)), in_axes=(0, 0, None, None)),
         }
         if job_axis:  # fused sweeps: one more leading axis, over jobs, hyperparameters included
             fns = {"init": vmap(fns["init"]), "chunk": vmap(fns["chunk"], in_axes=(0, 0, 0, None))}
@@ -444,8 +478,13 @@ def train(
         if on_chunk is not None:
             state["step"].block_until_ready()
             on_chunk(c + 1)
-    metrics = finish(static, state["arms"], np.asarray(data.y_test))
+    choices = {spec.name: lr_choice(spec, state["arms"][spec.name]) for spec in static.arms}
+    metrics = finish(static, state["arms"], np.asarray(data.y_test), choices)
     train_seconds = time.perf_counter() - begin
     eval_axis = 2 if job_axis else 1
     stacked = jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs], axis=eval_axis), *history)
-    return TrainOutput(metrics, stacked, schedule, compiled.compile_seconds, train_seconds)
+    curves = {  # the chosen learning rate's: train_loss [..., evals, L, G], val_bce [..., evals, L, G, H]
+        arm: {name: pick(value, choices[arm], -2 if name == "train_loss" else -3) for name, value in arm_curves.items()}
+        for arm, arm_curves in stacked.items()
+    }
+    return TrainOutput(metrics, curves, schedule, compiled.compile_seconds, train_seconds)

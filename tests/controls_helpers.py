@@ -44,7 +44,7 @@ def run_chunks(
     """The state after init (edited by `prepare`) and after each chunk of `eval_every` steps, for one replicate
     (no replicate axis)."""
     program = make_program(spec)
-    hp = {**hyperparams(TrainConfig(lr=lr)), "pretrain_steps": jnp.int32(pretrain_steps)}
+    hp = {**jax.tree.map(lambda a: a[0], hyperparams(TrainConfig(lr=lr))), "pretrain_steps": jnp.int32(pretrain_steps)}
     data = jax.tree.map(jnp.asarray, data)
     state = prepare(jax.jit(program.init)(jax.random.PRNGKey(0), data, hp))
     chunk = jax.jit(program.chunk)

@@ -74,7 +74,9 @@ def test_undertrained_flags_a_best_step_at_the_last_evaluation(tiny):
     static = static_of(run, (run.data.dim,))
     best_step = np.array([[40, 20, 0], [16, 40, 40]])[..., None]  # [S, G, H]
     zeros = np.zeros(best_step.shape)
-    metrics = {"test_bce": zeros, "test_acc": zeros, "test_auroc": zeros, "val_bce": zeros, "best_step": best_step}
+    metrics = {"test_bce": zeros, "test_acc": zeros, "test_auroc": zeros, "val_bce": zeros}
+    metrics["lr_index"] = np.zeros(best_step.shape, int)
+    metrics["best_step"] = best_step
     out = TrainOutput({"stl": {**metrics, "finite": np.ones(2, bool)}}, {}, [0, 1, 2, 4, 8, 16, 20, 40], 0.0, 1.0)
     records = payload(run, static, out, (run.data.dim,), 0.0)["records"]
     flags = {(r["seed"], r["task"]): r["undertrained"] for r in records}
