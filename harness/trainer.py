@@ -286,14 +286,18 @@ def make_program(static: Static) -> Program:
             params, log_var = optax.apply_updates((params, log_var), updates)
             return (params, log_var, opt_state), losses.sum(-1).reshape(spec.networks)
 
+        def lookahead(params, log_var, opt_state, x, y, m):  # one network: TAG's Z [H, H] and where defined
+            def update(grads):  # the optimiser's step from task i's gradient alone, not committed
+                return optimizer.update((grads, jnp.zeros_like(log_var)), opt_state, (params, log_var))[0][0]
+
+            return lookahead_affinity(lambda q: task_losses(q, x, y, m), params, update)
+
         def steps_block(i, carry):
             trained, (z_sum, z_count), losses = carry
             t = start + i * block + jnp.arange(block)
             if measure:  # TAG lookahead from the parameters before this block's first step, on its batch
                 x, y, m = drop(batch(u[i, 0], 0))
-                z, valid = over_networks(
-                    lambda p, x, y, m: lookahead_affinity(lambda q: task_losses(q, x, y, m), p, hp["lr"])
-                )(trained[0], x, y, m)
+                z, valid = over_networks(lookahead)(*trained, x, y, m)
                 z, valid = lift((z, valid))
                 z_sum, z_count = z_sum + z, z_count + valid
             trained, block_losses = jax.lax.scan(step, trained, (u[i], t), unroll=block == 1)
