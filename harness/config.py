@@ -31,10 +31,13 @@ ARMS = (
     "mtl_shuffled",
     "transfer_head",
     "transfer_full",
+    "transfer_shuffled",
     "pairs",
 )
 # Arms that need at least two tasks: an auxiliary or source task, or a partner.
-MULTI_TASK_ARMS = ("mtl_shuffled", "transfer_head", "transfer_full", "pairs")
+MULTI_TASK_ARMS = ("mtl_shuffled", "transfer_head", "transfer_full", "transfer_shuffled", "pairs")
+# Arms that pretrain on the other tasks, then fine-tune the target (train.pretrain_fraction).
+TRANSFER_ARMS = ("transfer_head", "transfer_full", "transfer_shuffled")
 WEIGHTINGS = ("equal", "uncertainty", "pcgrad")  # see harness/gradients.py
 EVAL_SCHEDULES = ("log", "linear")  # see harness/trainer.py, evaluation_steps
 
@@ -273,7 +276,7 @@ def validate(run: RunConfig) -> None:
         _check(arm not in MULTI_TASK_ARMS or d.tasks >= 2, "data.tasks", d.tasks, f"an integer >= 2 with arm {arm}")
     _check(t.weighting in WEIGHTINGS, "train.weighting", t.weighting, f"one of {', '.join(WEIGHTINGS)}")
     _check(
-        1 <= t.pretrain_steps <= t.steps - 1 or not {"transfer_head", "transfer_full"} & set(run.arms),
+        1 <= t.pretrain_steps <= t.steps - 1 or not set(TRANSFER_ARMS) & set(run.arms),
         "train.pretrain_fraction",
         t.pretrain_fraction,
         f"a fraction leaving at least one pretraining and one fine-tuning step of train.steps={t.steps}",
@@ -282,6 +285,12 @@ def validate(run: RunConfig) -> None:
     if t.affinity_every:
         _check("mtl" in run.arms, "train.affinity_every", t.affinity_every, "0 unless arm mtl is trained")
         _check(d.tasks >= 2, "data.tasks", d.tasks, "an integer >= 2 when train.affinity_every > 0")
+        _check(
+            not set(TRANSFER_ARMS) & set(run.arms) or t.pretrain_steps % t.affinity_every == 0,
+            "train.pretrain_fraction",
+            t.pretrain_fraction,
+            f"a fraction of train.steps that is a multiple of train.affinity_every={t.affinity_every}",
+        )
         _check(
             t.eval_every % t.affinity_every == 0,
             "train.affinity_every",

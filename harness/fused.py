@@ -32,8 +32,11 @@ def group_key(run: RunConfig) -> tuple:
     """Jobs with equal keys can share one compiled program (one replicate is built to read the shapes)."""
     probe = make_dataset(run.data, run.data.seed)
     shapes = tuple((np.shape(a), np.asarray(a).dtype.str) for a in probe)
+    static = static_of(run, probe.x_train.shape[1:])
     grid = len(run.train.lr_grid or [run.train.lr])
-    return static_of(run, probe.x_train.shape[1:]), shapes, run.train.seeds, run.train.steps, grid
+    # The evaluation schedule, which all jobs of a program share, depends on pretraining's length.
+    pretrain = run.train.pretrain_steps if any(spec.transfer for spec in static.arms) else None
+    return static, shapes, run.train.seeds, run.train.steps, grid, pretrain
 
 
 def job_bytes(run: RunConfig) -> int:

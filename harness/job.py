@@ -81,7 +81,7 @@ def run_job(run: RunConfig, progress: bool | None = None, label: str = "train") 
     data, data_seconds = build_data(run)
     static = static_of(run, data.x_train.shape[2:])
     hp = hyperparams(run.train)
-    chunks = len(evaluation_steps(static, run.train.steps))
+    chunks = len(evaluation_steps(static, run.train.steps, run.train.pretrain_steps))
     show = run.runtime.progress if progress is None else progress
     with tqdm(total=chunks, desc=label, unit="eval", leave=False, disable=None if show else True) as bar:
         out = train(static, replicate_keys(run), data, hp, run.train.steps, on_chunk=lambda _: bar.update(1))
@@ -105,6 +105,7 @@ def payload(
     for spec in static.arms:
         metrics = dict(out.metrics[spec.name])
         finite = np.asarray(metrics.pop("finite"))
+        source_step = metrics.pop("pretrain_best_step", None)
         # Still improving when training stopped: a longer budget might have changed the result.
         metrics["undertrained"] = np.asarray(metrics["best_step"]) == out.eval_steps[-1]
         metrics["lr"] = np.asarray(run.train.lr_grid or [run.train.lr])[metrics.pop("lr_index")]
@@ -128,6 +129,8 @@ def payload(
         }
         if spec.transfer:
             arms[spec.name]["pretrain_steps"] = run.train.pretrain_steps
+            arms[spec.name]["finetune_steps"] = run.train.steps - run.train.pretrain_steps
+            arms[spec.name]["pretrain_best_step"] = np.asarray(source_step)[:, 0].tolist()  # per seed
         rows += results.records(spec.name, reported, metrics)
     net_steps = sum(spec.networks for spec in static.arms) * run.train.seeds * run.train.steps
     curves = {"steps": list(out.eval_steps)}

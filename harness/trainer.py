@@ -55,19 +55,36 @@ class Static:
 AFFINITY_ARM = "mtl"
 
 
-def evaluation_steps(static: Static, steps: int) -> list[int]:
+def evaluation_steps(static: Static, steps: int, pretrain_steps: int = 0) -> list[int]:
     """The steps after which every network is evaluated: 0 (the initial networks), then
-    every `eval_every` steps; the log schedule adds doubling steps below `eval_every`
-    (1, 2, 4, ..., or multiples of `affinity_every` when affinity is measured), so a
-    network that training only makes worse, or that overfits in a few steps, can be
-    stopped there.
+    every `eval_every` steps and at `steps`; the log schedule adds doubling steps below
+    `eval_every` (1, 2, 4, ..., or multiples of `affinity_every` when affinity is
+    measured), so a network that training only makes worse, or that overfits in a few
+    steps, can be stopped there.
+
+    With a transfer arm, pretraining (`pretrain_steps` steps) and fine-tuning each get
+    such a schedule, and `pretrain_steps` appears twice: the end of pretraining, then
+    the start of fine-tuning from the best pretraining parameters (see `chunk_calls`).
     """
+    if pretrain_steps and any(spec.transfer for spec in static.arms):
+        tuning = evaluation_steps(static, steps - pretrain_steps)
+        return [*evaluation_steps(static, pretrain_steps), *(pretrain_steps + t for t in tuning)]
     first = max(static.affinity_every, 1)
     early = []
     if static.eval_schedule == "log":
         while first * 2 ** len(early) < min(static.eval_every, steps):
             early.append(first * 2 ** len(early))
-    return [0, *early, *range(static.eval_every, steps + 1, static.eval_every)]
+    regular = range(static.eval_every, steps + 1, static.eval_every)
+    return [0, *early, *regular, *([steps] if steps % static.eval_every else [])]
+
+
+def chunk_calls(schedule: list[int]) -> list[tuple[int, bool]]:
+    """(steps, restore) of each `chunk` call that evaluates at `schedule`'s steps; a
+    repeated step (after the first evaluation) is the start of fine-tuning."""
+    return [
+        (end - done, c > 0 and end == done)
+        for c, (done, end) in enumerate(zip([0, *schedule[:-1]], schedule, strict=True))
+    ]
 
 
 class ArmState(NamedTuple):
@@ -84,6 +101,11 @@ class ArmState(NamedTuple):
     affinity_sum: jnp.ndarray  # [G, H, H] sum of measured Z[i, j]
     affinity_count: jnp.ndarray  # [G, H, H] how many measurements entered the sum
     finite: jnp.ndarray  # [] no NaN/inf loss so far
+    # Transfer arms (None otherwise): the parameters at the best pretraining evaluation
+    # (lowest sum of the sources' validation losses), where fine-tuning starts.
+    source_params: Any = None
+    source_val: jnp.ndarray | None = None  # [G]
+    source_step: jnp.ndarray | None = None  # [G]
 
 
 def squeeze(tree: Any) -> Any:
@@ -220,10 +242,16 @@ def make_program(static: Static) -> Program:
                 affinity_sum=jnp.zeros((*shape, spec.heads)),
                 affinity_count=jnp.zeros((*shape, spec.heads)),
                 finite=jnp.array(True),
+                **(
+                    {"source_params": params, "source_val": jnp.full(spec.networks, jnp.inf)}
+                    | {"source_step": jnp.zeros(spec.networks, jnp.int32)}
+                    if spec.transfer
+                    else {}
+                ),
             )
         return {"key": key, "step": jnp.int32(0), "arms": states}
 
-    def arm_chunk(spec: ArmSpec, s: ArmState, key, start, steps, data: Dataset, optimizer, hp):
+    def arm_chunk(spec: ArmSpec, s: ArmState, key, start, steps, restore, data: Dataset, optimizer, hp):
         model, groups, apply = arm_parts(spec)
         heads_on, trunk_on = phases(spec)
         weighting = static.weighting if spec.weighted else "equal"
@@ -274,13 +302,8 @@ def make_program(static: Static) -> Program:
             keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(pcgrad_keys, t)
             x, y, m, keys = drop((x, y, m, keys))
             losses, grads = over_networks(gradients)(params, log_var, x, y, m, keys)
-            if spec.transfer:
-                # Fine-tuning starts from a fresh optimiser state (no momentum from the source
-                # tasks), and parameters that do not train in a phase get no update at all.
-                fresh = over_networks(optimizer.init)((params, log_var))
-                opt_state = jax.tree.map(lambda a, b: jnp.where(t == hp["pretrain_steps"], a, b), fresh, opt_state)
             updates, opt_state = over_networks(optimizer.update)(grads, opt_state, (params, log_var))
-            if spec.transfer:
+            if spec.transfer:  # parameters that do not train in a phase get no update at all
                 frozen = head_mask(params, heads_on[phase], trunk_on[phase])
                 updates = (jax.tree.map(jnp.multiply, updates[0], frozen), updates[1])
             params, log_var = optax.apply_updates((params, log_var), updates)
@@ -309,7 +332,11 @@ def make_program(static: Static) -> Program:
         keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(network_keys(key, spec, "batches"), start)
         u = jax.vmap(lambda k: jax.random.uniform(k, (blocks, block, static.batch_size)), out_axes=2)(keys)
         losses = jnp.zeros((blocks, block, spec.networks))
-        carry = (drop((s.params, s.log_var, s.opt_state)), (s.affinity_sum, s.affinity_count), losses)
+        trained = (s.params, s.log_var, s.opt_state)
+        if spec.transfer:  # fine-tuning starts from the best pretraining parameters and a fresh optimiser
+            fresh = (s.source_params, s.log_var, jax.vmap(optimizer.init)((s.source_params, s.log_var)))
+            trained = jax.tree.map(lambda a, b: jnp.where(restore, a, b), fresh, trained)
+        carry = (drop(trained), (s.affinity_sum, s.affinity_count), losses)
         trained, (z_sum, z_count), losses = jax.lax.fori_loop(0, steps // block, steps_block, carry)
         params, log_var, opt_state = lift(trained)
         # Each head is early-stopped on its own validation loss (Caruana 1997, 7.1): keep
@@ -317,7 +344,8 @@ def make_program(static: Static) -> Program:
         # evaluations where the head was training (transfer: the target after pretraining).
         end = start + steps
         val = jax.vmap(bce)(apply(params, data.x_val), _per_head(data.y_val, groups))  # [G, H]
-        improved = (val < s.best_val) & (heads_on[phase_of(end - 1)] > 0)
+        phase = jnp.where(restore, 1, phase_of(end - 1)) if spec.transfer else 0
+        improved = (val < s.best_val) & (heads_on[phase] > 0)
         test_logits = apply(params, data.x_test)
         new = s._replace(
             params=params,
@@ -330,19 +358,33 @@ def make_program(static: Static) -> Program:
             affinity_count=z_count,
             finite=s.finite & jnp.all(jnp.isfinite(losses)),
         )
+        if spec.transfer:
+            # Pretraining is early-stopped on the sources' validation loss; the shuffled control
+            # keeps its last pretraining parameters (its sources' labels teach nothing that
+            # validates, so their early stopping would undo its pretraining).
+            source = (val * heads_on[0]).sum(-1)  # [G]
+            better = (phase == 0) & ((source < s.source_val) | spec.shuffle_aux)
+            new = new._replace(
+                source_params=jax.tree.map(
+                    lambda a, b: jnp.where(better.reshape(-1, *(1,) * (a.ndim - 1)), a, b), params, s.source_params
+                ),
+                source_val=jnp.where(better, source, s.source_val),
+                source_step=jnp.where(better, end, s.source_step),
+            )
         # Unused slots of `losses` hold 0; at step 0 no step ran and the mean is NaN.
         train_loss = losses.sum((0, 1)) / jnp.where(steps > 0, steps, jnp.nan)
         return new, {"train_loss": train_loss, "val_bce": val}
 
-    def chunk(state, data: Dataset, hp, steps):
-        """`steps` (at most eval_every, a multiple of affinity_every when measured) more steps, then evaluate."""
+    def chunk(state, data: Dataset, hp, steps, restore):
+        """`steps` (at most eval_every, a multiple of affinity_every when measured) more steps, then
+        evaluate; `restore`: first put the transfer arms at their best pretraining parameters."""
         TRACES["chunk"] += 1
         optimizer = make_optimizer(static.optimizer, hp)
         start = state["step"]
         arms_out, curves = {}, {}
         for spec in static.arms:
             arms_out[spec.name], curves[spec.name] = arm_chunk(
-                spec, state["arms"][spec.name], state["key"], start, steps, data, optimizer, hp
+                spec, state["arms"][spec.name], state["key"], start, steps, restore, data, optimizer, hp
             )
         return {"key": state["key"], "step": start + steps, "arms": arms_out}, curves
 
@@ -391,6 +433,8 @@ def finish(
             "lr_index": np.broadcast_to(choice[..., None], val.shape),
             "finite": finite[..., 0, :].all(-1),
         }
+        if spec.transfer:  # where fine-tuning started, [..., G]
+            out[spec.name]["pretrain_best_step"] = pick(s.source_step, choice, -2)
         if static.affinity_every > 0 and spec.name == AFFINITY_ARM:  # mean Z over measurements, [..., G, H, H]
             count = pick(s.affinity_count, choice, -4)
             with np.errstate(invalid="ignore", divide="ignore"):
@@ -424,10 +468,10 @@ class Compiled:
         # Replicates, then learning rates (hp's leading axis; networks and data shared).
         fns = {
             "init": vmap(vmap(program.init, in_axes=(None, None, 0)), in_axes=(0, 0, None)),
-            "chunk": vmap(vmap(program.chunk, in_axes=(0, None, 0, None)), in_axes=(0, 0, None, None)),
+            "chunk": vmap(vmap(program.chunk, in_axes=(0, None, 0, None, None)), in_axes=(0, 0, None, None, None)),
         }
         if job_axis:  # fused sweeps: one more leading axis, over jobs, hyperparameters included
-            fns = {"init": vmap(fns["init"]), "chunk": vmap(fns["chunk"], in_axes=(0, 0, 0, None))}
+            fns = {"init": vmap(fns["init"]), "chunk": vmap(fns["chunk"], in_axes=(0, 0, 0, None, None))}
         self.fns = {name: (fn, (0,) if name == "chunk" else ()) for name, fn in fns.items()}
         self.compile_seconds = 0.0
 
@@ -471,13 +515,14 @@ def train(
     data = jax.tree.map(jnp.asarray, data)
     state = compiled.get("init", keys, data, hp)(keys, data, hp)
     # Compile everything before the clock starts.
-    chunk = compiled.get("chunk", state, data, hp, jnp.int32(0))
+    chunk = compiled.get("chunk", state, data, hp, jnp.int32(0), jnp.bool_(False))
     jax.block_until_ready(state)
     begin = time.perf_counter()
     history = []
-    schedule = evaluation_steps(static, steps)
-    for c, (done, end) in enumerate(zip([0, *schedule], schedule, strict=False)):
-        state, curves = chunk(state, data, hp, jnp.int32(end - done))
+    # One schedule for every job of a fused program (jobs fuse only where pretrain_steps agree).
+    schedule = evaluation_steps(static, steps, int(np.asarray(hp["pretrain_steps"]).flat[0]))
+    for c, (length, restore) in enumerate(chunk_calls(schedule)):
+        state, curves = chunk(state, data, hp, jnp.int32(length), jnp.bool_(restore))
         history.append(curves)
         if on_chunk is not None:
             state["step"].block_until_ready()
