@@ -63,6 +63,7 @@ DESCRIPTIONS = {
     "mtl_shuffled": "shared network whose other tasks' training labels are permuted across rows (target reported)",
     "transfer_head": "pretrained on the other tasks, then a new target head trained on a frozen trunk",
     "transfer_full": "pretrained on the other tasks, then the whole network fine-tuned on the target task",
+    "transfer_shuffled": "transfer_full pretrained on the other tasks' labels permuted across rows (control)",
     "pairs": "one shared network per pair of tasks, K(K-1)/2 networks with 2 heads",
     "groups": "one shared network per group of tasks (train.groups, or searched), trained like the separate networks",
 }
@@ -102,6 +103,8 @@ def make_arm(
     target_first = ((target, *(k for k in every if k != target)),)
     if name in ("transfer_head", "transfer_full"):
         return ArmSpec(name, target_first, transfer=name.removeprefix("transfer_"))
+    if name == "transfer_shuffled":
+        return ArmSpec(name, target_first, transfer="full", shuffle_aux=True)
     if name == "mtl_shuffled":
         return ArmSpec(name, target_first, shuffle_aux=True)
     if name == "pairs":

@@ -35,12 +35,16 @@ ARMS = (
     "mtl_shuffled",
     "transfer_head",
     "transfer_full",
+    "transfer_shuffled",
     "pairs",
     "groups",
 )
 # Arms that need at least two tasks: an auxiliary or source task, or a partner.
-MULTI_TASK_ARMS = ("mtl_shuffled", "transfer_head", "transfer_full", "pairs", "groups")
+MULTI_TASK_ARMS = ("mtl_shuffled", "transfer_head", "transfer_full", "transfer_shuffled", "pairs", "groups")
+# Arms that pretrain on the other tasks, then fine-tune the target (train.pretrain_fraction).
+TRANSFER_ARMS = ("transfer_head", "transfer_full", "transfer_shuffled")
 WEIGHTINGS = ("equal", "uncertainty", "pcgrad")  # see harness/gradients.py
+EVAL_SCHEDULES = ("log", "linear")  # see harness/trainer.py, evaluation_steps
 # Largest size, count or seed: shapes, row indices and step counters are int32 in the
 # compiled program, and seeds feed numpy's and JAX's generators.
 MAX_INT = 2**31 - 1
@@ -112,9 +116,13 @@ class TrainConfig:
     steps: int = 1000
     batch_size: int = 64
     lr: float = 1e-3
+    # Train every arm once per value and report, per arm, seed and network, the one with the
+    # lowest validation loss (harness/trainer.py, lr_choice); None: train.lr alone.
+    lr_grid: list[float] | None = None
     optimizer: str = "adam"
     weight_decay: float = 0.0
     eval_every: int = 50
+    eval_schedule: str = "log"
     seeds: int = 3
     seed: int = 0
     weighting: str = "equal"
@@ -348,6 +356,11 @@ def validate(run: RunConfig) -> None:
     _check(t.steps >= 1, "train.steps", t.steps, "an integer >= 1")
     _check(t.batch_size >= 1, "train.batch_size", t.batch_size, "an integer >= 1")
     _check(0.0 < t.lr <= FLOAT32_MAX, "train.lr", t.lr, f"a number in (0, {FLOAT32_MAX:.4g}]")
+    if t.lr_grid is not None:
+        grid = f"a list of at least 2 distinct numbers in (0, {FLOAT32_MAX:.4g}], or null (train.lr alone)"
+        _check(len(t.lr_grid) >= 2 and len(set(t.lr_grid)) == len(t.lr_grid), "train.lr_grid", t.lr_grid, grid)
+        for lr in t.lr_grid:
+            _check(isinstance(lr, int | float) and 0.0 < lr <= FLOAT32_MAX, "train.lr_grid", lr, grid)
     _check(t.optimizer in OPTIMIZERS, "train.optimizer", t.optimizer, f"one of {', '.join(OPTIMIZERS)}")
     _check(
         0.0 <= t.weight_decay <= FLOAT32_MAX,
@@ -362,6 +375,8 @@ def validate(run: RunConfig) -> None:
         t.steps,
         f"a multiple of train.eval_every={t.eval_every}",
     )
+    schedules = ", ".join(EVAL_SCHEDULES)
+    _check(t.eval_schedule in EVAL_SCHEDULES, "train.eval_schedule", t.eval_schedule, f"one of {schedules}")
     _check(t.seeds >= 1, "train.seeds", t.seeds, "an integer >= 1")
     _check(t.seed >= 0, "train.seed", t.seed, f"an integer in [0, {MAX_INT}]")
     # Replicate r draws its data with seed data.seed + r.
@@ -370,7 +385,7 @@ def validate(run: RunConfig) -> None:
         _check(arm not in MULTI_TASK_ARMS or d.tasks >= 2, "data.tasks", d.tasks, f"an integer >= 2 with arm {arm}")
     _check(t.weighting in WEIGHTINGS, "train.weighting", t.weighting, f"one of {', '.join(WEIGHTINGS)}")
     _check(
-        1 <= t.pretrain_steps <= t.steps - 1 or not {"transfer_head", "transfer_full"} & set(run.arms),
+        1 <= t.pretrain_steps <= t.steps - 1 or not set(TRANSFER_ARMS) & set(run.arms),
         "train.pretrain_fraction",
         t.pretrain_fraction,
         f"a fraction leaving at least one pretraining and one fine-tuning step of train.steps={t.steps}",
@@ -379,6 +394,12 @@ def validate(run: RunConfig) -> None:
     if t.affinity_every:
         _check("mtl" in run.arms, "train.affinity_every", t.affinity_every, "0 unless arm mtl is trained")
         _check(d.tasks >= 2, "data.tasks", d.tasks, "an integer >= 2 when train.affinity_every > 0")
+        _check(
+            not set(TRANSFER_ARMS) & set(run.arms) or t.pretrain_steps % t.affinity_every == 0,
+            "train.pretrain_fraction",
+            t.pretrain_fraction,
+            f"a fraction of train.steps that is a multiple of train.affinity_every={t.affinity_every}",
+        )
         _check(
             t.eval_every % t.affinity_every == 0,
             "train.affinity_every",

@@ -1,7 +1,7 @@
 """Fused sweeps: jobs with the same compiled shapes train as one program, vmapped over jobs.
 
 Jobs fuse when their static structure (arms, model, optimiser, batch size, evaluation
-period), data shapes, replicate count and step count agree; what differs between them
+period), data shapes, replicate count, step count and learning-rate grid size agree; what differs between them
 (relatedness, label sizes, missing fractions, learning rate, seeds) becomes a leading
 job axis. Each job's slice of the output becomes the same payload `run_job` returns.
 """
@@ -33,7 +33,11 @@ def group_key(run: RunConfig) -> tuple:
     """Jobs with equal keys can share one compiled program (one replicate is built to read the shapes)."""
     probe = make_dataset(run.data, run.data.seed)
     shapes = tuple((np.shape(a), np.asarray(a).dtype.str) for a in probe)
-    return static_of(run, probe.x_train.shape[1:]), shapes, run.train.seeds, run.train.steps
+    static = static_of(run, probe.x_train.shape[1:])
+    grid = len(run.train.lr_grid or [run.train.lr])
+    # The evaluation schedule, which all jobs of a program share, depends on pretraining's length.
+    pretrain = run.train.pretrain_steps if any(spec.transfer for spec in static.arms) else None
+    return static, shapes, run.train.seeds, run.train.steps, grid, pretrain
 
 
 def job_bytes(run: RunConfig) -> int:
@@ -41,14 +45,15 @@ def job_bytes(run: RunConfig) -> int:
     probe = make_dataset(run.data, run.data.seed)
     static = static_of(run, probe.x_train.shape[1:])
     hp = hyperparams(run.train)
-    state = jax.eval_shape(make_program(static).init, jax.random.PRNGKey(0), probe, hp)
+    grid = len(hp["lr"])  # every network trains once per learning rate
+    state = jax.eval_shape(make_program(static).init, jax.random.PRNGKey(0), probe, jax.tree.map(lambda a: a[0], hp))
     state_bytes = sum(np.prod(x.shape) * x.dtype.itemsize for x in jax.tree.leaves(state))
     data_bytes = sum(np.asarray(a).nbytes for a in probe)
     # Evaluation runs every network on the validation and test rows at once.
     eval_rows = probe.x_val.shape[0] + probe.x_test.shape[0]
     networks = sum(spec.networks for spec in static.arms)
     eval_bytes = 4 * networks * eval_rows * max(spec.width or run.model.width for spec in static.arms)
-    return int(run.train.seeds * (data_bytes + WORKSPACE_FACTOR * state_bytes + 2 * eval_bytes))
+    return int(run.train.seeds * (data_bytes + grid * (WORKSPACE_FACTOR * state_bytes + 2 * eval_bytes)))
 
 
 def device_memory() -> int:
@@ -93,6 +98,7 @@ def job_slice(out: TrainOutput, j: int, jobs: int) -> TrainOutput:
     return TrainOutput(
         metrics=jax.tree.map(lambda x: x[j], out.metrics),
         curves=jax.tree.map(lambda x: x[j], out.curves),
+        eval_steps=out.eval_steps,
         compile_seconds=out.compile_seconds / jobs,
         train_seconds=out.train_seconds / jobs,
     )

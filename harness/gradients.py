@@ -8,7 +8,7 @@ loss function `losses(params) -> [T]` and work on the trunk's part of the gradie
 - PCGrad (Yu et al. 2020): each task's trunk gradient is projected off the gradients
   of the other tasks it conflicts with;
 - TAG lookahead affinity (Fifty et al. 2021): how much a trunk step on task i alone
-  lowers task j's loss.
+  lowers task j's loss, the step being the one the arm's own optimiser would take.
 """
 
 from __future__ import annotations
@@ -86,20 +86,22 @@ def pcgrad_grads(losses: Callable[[Any], jnp.ndarray], params: Any, key: jax.Arr
 
 
 def lookahead_affinity(
-    losses: Callable[[Any], jnp.ndarray], params: Any, lr: jnp.ndarray
+    losses: Callable[[Any], jnp.ndarray], params: Any, update: Callable[[Any], Any]
 ) -> tuple[jnp.ndarray, jnp.ndarray]:
-    """TAG's Z[i, j] = 1 - L_j(trunk - lr * grad_trunk L_i, heads) / L_j(trunk, heads), and where it is defined.
+    """TAG's Z[i, j] = 1 - L_j(trunk + update(grad L_i)_trunk, heads) / L_j(trunk, heads), and where it is defined.
 
+    `update(grads)` is the step the arm's optimiser would take from `grads` and its current
+    state (not committed): TAG's `-lr * grad` for plain SGD, and for Adam a step of Adam's
+    size and direction, so the lookahead probes the step training actually takes.
     Only the trunk takes the lookahead step; the heads stay. Z[i, j] is undefined (valid
     False, Z 0) where L_j is 0 (task j has no label in the batch) or task i has none
-    (a zero step).
+    (a zero gradient).
     """
     before, grads = per_task_grads(losses, params)
 
     def after(i):
-        stepped = jax.tree_util.tree_map_with_path(
-            lambda path, p, g: p if is_head(path) else p - lr * g[i], params, grads
-        )
+        step = update(jax.tree.map(lambda g: g[i], grads))
+        stepped = jax.tree_util.tree_map_with_path(lambda path, p, u: p if is_head(path) else p + u, params, step)
         return losses(stepped)
 
     tasks = before.shape[0]

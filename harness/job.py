@@ -25,7 +25,7 @@ from harness.metrics import diverged as seeds_diverged
 from harness.models import make_model
 from harness.resume import config_hash
 from harness.runtime import environment
-from harness.trainer import Static, TrainOutput, hyperparams, train
+from harness.trainer import Static, TrainOutput, evaluation_steps, hyperparams, train
 
 
 def static_of(run: RunConfig, input_shape: tuple[int, ...]) -> Static:
@@ -40,6 +40,7 @@ def static_of(run: RunConfig, input_shape: tuple[int, ...]) -> Static:
         optimizer=run.train.optimizer,
         batch_size=run.train.batch_size,
         eval_every=run.train.eval_every,
+        eval_schedule=run.train.eval_schedule,
         weighting=run.train.weighting,
         affinity_every=run.train.affinity_every,
     )
@@ -94,7 +95,7 @@ def run_job(run: RunConfig, progress: bool | None = None, label: str = "train") 
     show = run.runtime.progress if progress is None else progress
 
     def fit(static: Static, desc: str) -> TrainOutput:
-        chunks = run.train.steps // run.train.eval_every
+        chunks = len(evaluation_steps(static, run.train.steps, run.train.pretrain_steps))
         with tqdm(total=chunks, desc=desc, unit="eval", leave=False, disable=None if show else True) as bar:
             hp = hyperparams(run.train)
             return train(static, replicate_keys(run), data, hp, run.train.steps, on_chunk=lambda _: bar.update(1))
@@ -186,6 +187,10 @@ def payload(
     for spec in static.arms:
         metrics = dict(out.metrics[spec.name])
         finite = np.asarray(metrics.pop("finite"))
+        source_step = metrics.pop("pretrain_best_step", None)
+        # Still improving when training stopped: a longer budget might have changed the result.
+        metrics["undertrained"] = np.asarray(metrics["best_step"]) == out.eval_steps[-1]
+        metrics["lr"] = np.asarray(run.train.lr_grid or [run.train.lr])[metrics.pop("lr_index")]
         if "affinity" in metrics:  # [S, G=1, K, K] -> [seed][i][j], Z_{i->j}
             affinity = {"arm": spec.name, "every": static.affinity_every}
             affinity["matrix"] = np.asarray(metrics.pop("affinity"))[:, 0].tolist()
@@ -204,15 +209,18 @@ def payload(
             "width": spec.width or run.model.width,
             "params_per_network": count_params(run, spec.heads, spec.width, input_shape),
             "weighting": run.train.weighting if spec.weighted else "equal",
+            "lr_grid": list(run.train.lr_grid or [run.train.lr]),
         }
         if spec.transfer:
             arms[spec.name]["pretrain_steps"] = run.train.pretrain_steps
         if spec.name == "groups":
             arms[spec.name]["partition"] = [[names[k] for k in g] for g in arms[spec.name]["groups"]]
+        if spec.transfer:
+            arms[spec.name]["finetune_steps"] = run.train.steps - run.train.pretrain_steps
+            arms[spec.name]["pretrain_best_step"] = np.asarray(source_step)[:, 0].tolist()  # per seed
         rows += results.records(spec.name, reported, metrics, refs)
     net_steps = sum(spec.networks for spec in static.arms) * run.train.seeds * run.train.steps
-    evals = np.arange(1, run.train.steps // run.train.eval_every + 1) * run.train.eval_every
-    curves = {"steps": evals.tolist()}
+    curves = {"steps": list(out.eval_steps)}
     for name, arm_curves in out.curves.items():
         curves[name] = {k: np.asarray(v).tolist() for k, v in arm_curves.items()}
     return {

@@ -16,7 +16,9 @@ import numpy as np
 
 SCHEMA_VERSION = 2
 RESULT_FILE = "result.json"
-TRAINED = ("test_bce", "test_acc", "test_auroc", "val_bce", "best_step")
+TRAINED = ("test_bce", "test_acc", "test_auroc", "val_bce", "best_step", "undertrained", "lr")
+# Record fields that are not floats: how each is written.
+EXACT = {"best_step": int, "undertrained": bool}
 # Per seed and task, from harness.data.references; NaN where a suite has no Bayes reference.
 REFERENCES = ("constant_bce", "bayes_bce", "bayes_auroc")
 LEARNED = ("learned_bce", "learned_auroc")
@@ -102,8 +104,7 @@ def records(arm: str, groups, metrics: dict[str, np.ndarray], references: dict[s
                 task = int(groups[g][h])
                 row = {"arm": arm, "task": task, "network": g, "seed": s}
                 for name in TRAINED:
-                    value = float(metrics[name][s, g, h])
-                    row[name] = int(value) if name == "best_step" else value
+                    row[name] = EXACT.get(name, float)(metrics[name][s, g, h])
                 row |= {name: float(references[name][s, task]) for name in REFERENCES}
                 row["learned_bce"] = float(learned_fraction(row["test_bce"], row["constant_bce"], row["bayes_bce"]))
                 row["learned_auroc"] = float(learned_fraction(row["test_auroc"], 0.5, row["bayes_auroc"]))

@@ -1,12 +1,14 @@
 """The compiled program: all arms, all networks, all seeds, trained together.
 
 `make_program` builds two pure functions of one replicate (one seed and its data
-draw): `init` and `chunk` (scan over `eval_every` steps, then one evaluation, which
-keeps each head's test logits at its best validation loss so far). `Compiled` vmaps
-them over replicates and compiles each once per static shape (tracked in `TRACES`);
-`train` drives the chunks from the host so a progress bar can move between them, and
-scores the kept test logits on the host (`finish`). Values (data, masks, learning
-rate) are arguments, never constants of the compiled program.
+draw): `init` and `chunk` (a loop over a traced number of steps, at most `eval_every`,
+then one evaluation, which keeps each head's test logits at its best validation loss
+so far). `Compiled` vmaps them over replicates and compiles each once per static shape
+(tracked in `TRACES`); `train` drives the chunks from the host along the evaluation
+schedule (`evaluation_steps`: step 0 first, then dense early), so a progress bar can
+move between them, and scores the kept test logits on the host (`finish`). Values
+(data, masks, learning rate, chunk lengths) are arguments, never constants of the
+compiled program.
 """
 
 from __future__ import annotations
@@ -45,11 +47,44 @@ class Static:
     optimizer: str
     batch_size: int
     eval_every: int
+    eval_schedule: str = "log"  # log | linear, see evaluation_steps
     weighting: str = "equal"  # applies to arms with ArmSpec.weighted
     affinity_every: int = 0  # > 0: measure TAG affinity of AFFINITY_ARM every this many steps
 
 
 AFFINITY_ARM = "mtl"
+
+
+def evaluation_steps(static: Static, steps: int, pretrain_steps: int = 0) -> list[int]:
+    """The steps after which every network is evaluated: 0 (the initial networks), then
+    every `eval_every` steps and at `steps`; the log schedule adds doubling steps below
+    `eval_every` (1, 2, 4, ..., or multiples of `affinity_every` when affinity is
+    measured), so a network that training only makes worse, or that overfits in a few
+    steps, can be stopped there.
+
+    With a transfer arm, pretraining (`pretrain_steps` steps) and fine-tuning each get
+    such a schedule, and `pretrain_steps` appears twice: the end of pretraining, then
+    the start of fine-tuning from the best pretraining parameters (see `chunk_calls`).
+    """
+    if pretrain_steps and any(spec.transfer for spec in static.arms):
+        tuning = evaluation_steps(static, steps - pretrain_steps)
+        return [*evaluation_steps(static, pretrain_steps), *(pretrain_steps + t for t in tuning)]
+    first = max(static.affinity_every, 1)
+    early = []
+    if static.eval_schedule == "log":
+        while first * 2 ** len(early) < min(static.eval_every, steps):
+            early.append(first * 2 ** len(early))
+    regular = range(static.eval_every, steps + 1, static.eval_every)
+    return [0, *early, *regular, *([steps] if steps % static.eval_every else [])]
+
+
+def chunk_calls(schedule: list[int]) -> list[tuple[int, bool]]:
+    """(steps, restore) of each `chunk` call that evaluates at `schedule`'s steps; a
+    repeated step (after the first evaluation) is the start of fine-tuning."""
+    return [
+        (end - done, c > 0 and end == done)
+        for c, (done, end) in enumerate(zip([0, *schedule[:-1]], schedule, strict=True))
+    ]
 
 
 class ArmState(NamedTuple):
@@ -66,6 +101,11 @@ class ArmState(NamedTuple):
     affinity_sum: jnp.ndarray  # [G, H, H] sum of measured Z[i, j]
     affinity_count: jnp.ndarray  # [G, H, H] how many measurements entered the sum
     finite: jnp.ndarray  # [] no NaN/inf loss so far
+    # Transfer arms (None otherwise): the parameters at the best pretraining evaluation
+    # (lowest sum of the sources' validation losses), where fine-tuning starts.
+    source_params: Any = None
+    source_val: jnp.ndarray | None = None  # [G]
+    source_step: jnp.ndarray | None = None  # [G]
 
 
 def squeeze(tree: Any) -> Any:
@@ -100,11 +140,17 @@ def vmap(fn: Callable, in_axes: int | tuple[int | None, ...] = 0) -> Callable:
 
 
 def hyperparams(train: TrainConfig) -> dict[str, jnp.ndarray]:
-    """The training values the compiled program takes as arguments (never as constants)."""
+    """The training values the compiled program takes as arguments (never as constants).
+
+    Each is a vector over the learning-rate grid [L] (train.lr_grid, or [train.lr]):
+    every arm trains once per learning rate, as a vmap axis, from the same initial
+    networks and minibatches.
+    """
+    lrs = jnp.asarray(train.lr_grid or [train.lr], jnp.float32)
     return {
-        "lr": jnp.float32(train.lr),
-        "weight_decay": jnp.float32(train.weight_decay),
-        "pretrain_steps": jnp.int32(train.pretrain_steps),
+        "lr": lrs,
+        "weight_decay": jnp.full_like(lrs, train.weight_decay),
+        "pretrain_steps": jnp.full(lrs.shape, train.pretrain_steps, jnp.int32),
     }
 
 
@@ -200,15 +246,21 @@ def make_program(static: Static) -> Program:
                 affinity_sum=jnp.zeros((*shape, spec.heads)),
                 affinity_count=jnp.zeros((*shape, spec.heads)),
                 finite=jnp.array(True),
+                **(
+                    {"source_params": params, "source_val": jnp.full(spec.networks, jnp.inf)}
+                    | {"source_step": jnp.zeros(spec.networks, jnp.int32)}
+                    if spec.transfer
+                    else {}
+                ),
             )
         return {"key": key, "step": jnp.int32(0), "arms": states}
 
-    def arm_chunk(spec: ArmSpec, s: ArmState, key, start, data: Dataset, optimizer, hp):
+    def arm_chunk(spec: ArmSpec, s: ArmState, key, start, steps, restore, data: Dataset, optimizer, hp):
         model, groups, apply = arm_parts(spec)
         heads_on, trunk_on = phases(spec)
         weighting = static.weighting if spec.weighted else "equal"
         measure = static.affinity_every > 0 and spec.name == AFFINITY_ARM
-        block = static.affinity_every if measure else static.eval_every
+        block = static.affinity_every if measure else 1
         net = jnp.arange(spec.networks)[:, None]
         pcgrad_keys = network_keys(key, spec, "pcgrad")
         # A lone network (the shared arm) trains without a network axis, dropped once around
@@ -254,93 +306,143 @@ def make_program(static: Static) -> Program:
             keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(pcgrad_keys, t)
             x, y, m, keys = drop((x, y, m, keys))
             losses, grads = over_networks(gradients)(params, log_var, x, y, m, keys)
-            if spec.transfer:
-                # Fine-tuning starts from a fresh optimiser state (no momentum from the source
-                # tasks), and parameters that do not train in a phase get no update at all.
-                fresh = over_networks(optimizer.init)((params, log_var))
-                opt_state = jax.tree.map(lambda a, b: jnp.where(t == hp["pretrain_steps"], a, b), fresh, opt_state)
             updates, opt_state = over_networks(optimizer.update)(grads, opt_state, (params, log_var))
-            if spec.transfer:
+            if spec.transfer:  # parameters that do not train in a phase get no update at all
                 frozen = head_mask(params, heads_on[phase], trunk_on[phase])
                 updates = (jax.tree.map(jnp.multiply, updates[0], frozen), updates[1])
             params, log_var = optax.apply_updates((params, log_var), updates)
             return (params, log_var, opt_state), losses.sum(-1).reshape(spec.networks)
 
-        def steps_block(carry, inputs):
-            trained, (z_sum, z_count) = carry
-            u, t = inputs
+        def lookahead(params, log_var, opt_state, x, y, m):  # one network: TAG's Z [H, H] and where defined
+            def update(grads):  # the optimiser's step from task i's gradient alone, not committed
+                return optimizer.update((grads, jnp.zeros_like(log_var)), opt_state, (params, log_var))[0][0]
+
+            return lookahead_affinity(lambda q: task_losses(q, x, y, m), params, update)
+
+        def steps_block(i, carry):
+            trained, (z_sum, z_count), losses = carry
+            t = start + i * block + jnp.arange(block)
             if measure:  # TAG lookahead from the parameters before this block's first step, on its batch
-                x, y, m = drop(batch(u[0], 0))
-                z, valid = over_networks(
-                    lambda p, x, y, m: lookahead_affinity(lambda q: task_losses(q, x, y, m), p, hp["lr"])
-                )(trained[0], x, y, m)
+                x, y, m = drop(batch(u[i, 0], 0))
+                z, valid = over_networks(lookahead)(*trained, x, y, m)
                 z, valid = lift((z, valid))
                 z_sum, z_count = z_sum + z, z_count + valid
-            trained, losses = jax.lax.scan(step, trained, (u, t))
-            return (trained, (z_sum, z_count)), losses
+            trained, block_losses = jax.lax.scan(step, trained, (u[i], t), unroll=block == 1)
+            return trained, (z_sum, z_count), losses.at[i].set(block_losses)
 
-        # Minibatch draws for the whole chunk in one RNG call per network instead of one per step.
-        shape = (static.eval_every // block, block)
+        # Minibatch draws for the longest chunk in one RNG call per network instead of one per
+        # step; a shorter chunk (early in the schedule) uses the first `steps` of them.
+        blocks = static.eval_every // block
         keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(network_keys(key, spec, "batches"), start)
-        u = jax.vmap(lambda k: jax.random.uniform(k, (*shape, static.batch_size)), out_axes=2)(keys)
-        t = start + jnp.arange(static.eval_every).reshape(shape)
+        u = jax.vmap(lambda k: jax.random.uniform(k, (blocks, block, static.batch_size)), out_axes=2)(keys)
+        losses = jnp.zeros((blocks, block, spec.networks))
         trained = (s.params, s.log_var, s.opt_state)
-        carry = (drop(trained), (s.affinity_sum, s.affinity_count))
-        (trained, (z_sum, z_count)), losses = jax.lax.scan(steps_block, carry, (u, t))
+        if spec.transfer:  # fine-tuning starts from the best pretraining parameters and a fresh optimiser
+            fresh = (s.source_params, s.log_var, jax.vmap(optimizer.init)((s.source_params, s.log_var)))
+            trained = jax.tree.map(lambda a, b: jnp.where(restore, a, b), fresh, trained)
+        carry = (drop(trained), (s.affinity_sum, s.affinity_count), losses)
+        trained, (z_sum, z_count), losses = jax.lax.fori_loop(0, steps // block, steps_block, carry)
         params, log_var, opt_state = lift(trained)
-        losses = losses.reshape(static.eval_every, spec.networks)
         # Each head is early-stopped on its own validation loss (Caruana 1997, 7.1): keep
         # its test logits from the evaluation where that loss was lowest, among the
         # evaluations where the head was training (transfer: the target after pretraining).
+        end = start + steps
         val = jax.vmap(bce)(apply(params, data.x_val), _per_head(data.y_val, groups))  # [G, H]
-        improved = (val < s.best_val) & (heads_on[phase_of(start + static.eval_every - 1)] > 0)
+        phase = jnp.where(restore, 1, phase_of(end - 1)) if spec.transfer else 0
+        improved = (val < s.best_val) & (heads_on[phase] > 0)
         test_logits = apply(params, data.x_test)
         new = s._replace(
             params=params,
             log_var=log_var,
             opt_state=opt_state,
             best_val=jnp.where(improved, val, s.best_val),
-            best_step=jnp.where(improved, start + static.eval_every, s.best_step),
+            best_step=jnp.where(improved, end, s.best_step),
             best_logits=jnp.where(improved[:, None, :], test_logits, s.best_logits),
             affinity_sum=z_sum,
             affinity_count=z_count,
             finite=s.finite & jnp.all(jnp.isfinite(losses)),
         )
-        return new, {"train_loss": losses.mean(0), "val_bce": val}
+        if spec.transfer:
+            # Pretraining is early-stopped on the sources' validation loss; the shuffled control
+            # keeps its last pretraining parameters (its sources' labels teach nothing that
+            # validates, so their early stopping would undo its pretraining).
+            source = (val * heads_on[0]).sum(-1)  # [G]
+            better = (phase == 0) & ((source < s.source_val) | spec.shuffle_aux)
+            new = new._replace(
+                source_params=jax.tree.map(
+                    lambda a, b: jnp.where(better.reshape(-1, *(1,) * (a.ndim - 1)), a, b), params, s.source_params
+                ),
+                source_val=jnp.where(better, source, s.source_val),
+                source_step=jnp.where(better, end, s.source_step),
+            )
+        # Unused slots of `losses` hold 0; at step 0 no step ran and the mean is NaN.
+        train_loss = losses.sum((0, 1)) / jnp.where(steps > 0, steps, jnp.nan)
+        return new, {"train_loss": train_loss, "val_bce": val}
 
-    def chunk(state, data: Dataset, hp):
+    def chunk(state, data: Dataset, hp, steps, restore):
+        """`steps` (at most eval_every, a multiple of affinity_every when measured) more steps, then
+        evaluate; `restore`: first put the transfer arms at their best pretraining parameters."""
         TRACES["chunk"] += 1
         optimizer = make_optimizer(static.optimizer, hp)
         start = state["step"]
         arms_out, curves = {}, {}
         for spec in static.arms:
             arms_out[spec.name], curves[spec.name] = arm_chunk(
-                spec, state["arms"][spec.name], state["key"], start, data, optimizer, hp
+                spec, state["arms"][spec.name], state["key"], start, steps, restore, data, optimizer, hp
             )
-        return {"key": state["key"], "step": start + static.eval_every, "arms": arms_out}, curves
+        return {"key": state["key"], "step": start + steps, "arms": arms_out}, curves
 
     return Program(init, chunk)
 
 
-def finish(static: Static, arms: dict[str, ArmState], y_test: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
-    """Per arm, metrics at each head's best validation step, on the host: [..., G, H] arrays.
+def lr_choice(spec: ArmSpec, s: ArmState) -> np.ndarray:
+    """Per replicate and network, the learning rate (index into the grid) to report: [..., G].
 
-    `arms` and `y_test` ([..., n_test, K]) carry the replicate (and job) axes in front.
+    The one whose best validation losses, summed over the network's reported heads (the
+    target alone for arms about one target), are lowest; one whose training loss went
+    non-finite is never chosen over one whose did not. `s` carries [..., L] in front.
+    """
+    total = np.asarray(s.best_val)[..., : 1 if spec.target_only else None].sum(-1)  # [..., L, G]
+    return np.argmin(np.where(np.asarray(s.finite)[..., None], total, np.inf), axis=-2)
+
+
+def pick(x: Any, choice: np.ndarray, axis: int) -> np.ndarray:
+    """`x` at the chosen learning rates: its grid axis `axis` (negative; the network axis
+    follows it) indexed by `choice` [..., G], whose leading axes are `x`'s leading axes."""
+    x = np.asarray(x)
+    grid = x.ndim + axis
+    lead = choice.shape[:-1]
+    index = choice.reshape(*lead, *(1,) * (grid - len(lead) + 1), choice.shape[-1], *(1,) * (-axis - 2))
+    return np.take_along_axis(x, index, axis=grid).squeeze(grid)
+
+
+def finish(
+    static: Static, arms: dict[str, ArmState], y_test: np.ndarray, choices: dict[str, np.ndarray]
+) -> dict[str, dict[str, np.ndarray]]:
+    """Per arm, metrics at each head's best validation step and its network's chosen learning
+    rate (`choices`, see lr_choice; `lr_index` into the grid), on the host: [..., G, H] arrays.
+
+    `arms` ([..., L, ...]) and `y_test` ([..., n_test, K]) carry the replicate (and job) axes in front.
     """
     out = {}
     for spec in static.arms:
-        s = arms[spec.name]  # only the fields read here leave the device, not parameters or optimiser state
+        s, choice = arms[spec.name], choices[spec.name]  # only the fields read here leave the device
         labels = np.moveaxis(y_test[..., np.asarray(spec.groups)], -3, -2)  # [..., G, n_test, H]
+        val = pick(s.best_val, choice, -3)
+        finite = np.take_along_axis(np.asarray(s.finite)[..., None], choice[..., None, :], axis=-2)
         out[spec.name] = {
-            **evaluate(np.asarray(s.best_logits), labels),
-            "val_bce": np.asarray(s.best_val),
-            "best_step": np.asarray(s.best_step),
-            "finite": np.asarray(s.finite),
+            **evaluate(pick(s.best_logits, choice, -4), labels),
+            "val_bce": val,
+            "best_step": pick(s.best_step, choice, -3),
+            "lr_index": np.broadcast_to(choice[..., None], val.shape),
+            "finite": finite[..., 0, :].all(-1),
         }
+        if spec.transfer:  # where fine-tuning started, [..., G]
+            out[spec.name]["pretrain_best_step"] = pick(s.source_step, choice, -2)
         if static.affinity_every > 0 and spec.name == AFFINITY_ARM:  # mean Z over measurements, [..., G, H, H]
-            count = np.asarray(s.affinity_count)
+            count = pick(s.affinity_count, choice, -4)
             with np.errstate(invalid="ignore", divide="ignore"):
-                out[spec.name]["affinity"] = np.asarray(s.affinity_sum) / np.where(count > 0, count, np.nan)
+                out[spec.name]["affinity"] = pick(s.affinity_sum, choice, -4) / np.where(count > 0, count, np.nan)
     return out
 
 
@@ -367,12 +469,13 @@ class Compiled:
     def __init__(self, static: Static, job_axis: bool = False):
         self.static, self.job_axis = static, job_axis
         program = make_program(static)
+        # Replicates, then learning rates (hp's leading axis; networks and data shared).
         fns = {
-            "init": vmap(program.init, in_axes=(0, 0, None)),
-            "chunk": vmap(program.chunk, in_axes=(0, 0, None)),
+            "init": vmap(vmap(program.init, in_axes=(None, None, 0)), in_axes=(0, 0, None)),
+            "chunk": vmap(vmap(program.chunk, in_axes=(0, None, 0, None, None)), in_axes=(0, 0, None, None, None)),
         }
         if job_axis:  # fused sweeps: one more leading axis, over jobs, hyperparameters included
-            fns = {name: vmap(fn) for name, fn in fns.items()}
+            fns = {"init": vmap(fns["init"]), "chunk": vmap(fns["chunk"], in_axes=(0, 0, 0, None, None))}
         self.fns = {name: (fn, (0,) if name == "chunk" else ()) for name, fn in fns.items()}
         self.compile_seconds = 0.0
 
@@ -392,6 +495,7 @@ class Compiled:
 class TrainOutput:
     metrics: dict[str, dict[str, np.ndarray]]  # arm -> metric -> [(J,) S, G, H]
     curves: dict[str, dict[str, np.ndarray]]  # arm -> curve -> [(J,) S, evals, G(, H)]
+    eval_steps: list[int]  # the step of each evaluation (the curves' evals axis)
     compile_seconds: float
     train_seconds: float
 
@@ -409,23 +513,31 @@ def train(
 
     `keys` and every array of `data` carry a leading replicate axis; with `job_axis`,
     a job axis before it, which `hp` carries too (a fused sweep of same-shape jobs).
+    `on_chunk(c)` is called after the c-th evaluation (of len(evaluation_steps(...))).
     """
     compiled = Compiled(static, job_axis)
     data = jax.tree.map(jnp.asarray, data)
     state = compiled.get("init", keys, data, hp)(keys, data, hp)
     # Compile everything before the clock starts.
-    chunk = compiled.get("chunk", state, data, hp)
+    chunk = compiled.get("chunk", state, data, hp, jnp.int32(0), jnp.bool_(False))
     jax.block_until_ready(state)
     begin = time.perf_counter()
     history = []
-    for c in range(steps // static.eval_every):
-        state, curves = chunk(state, data, hp)
+    # One schedule for every job of a fused program (jobs fuse only where pretrain_steps agree).
+    schedule = evaluation_steps(static, steps, int(np.asarray(hp["pretrain_steps"]).flat[0]))
+    for c, (length, restore) in enumerate(chunk_calls(schedule)):
+        state, curves = chunk(state, data, hp, jnp.int32(length), jnp.bool_(restore))
         history.append(curves)
         if on_chunk is not None:
             state["step"].block_until_ready()
             on_chunk(c + 1)
-    metrics = finish(static, state["arms"], np.asarray(data.y_test))
+    choices = {spec.name: lr_choice(spec, state["arms"][spec.name]) for spec in static.arms}
+    metrics = finish(static, state["arms"], np.asarray(data.y_test), choices)
     train_seconds = time.perf_counter() - begin
     eval_axis = 2 if job_axis else 1
     stacked = jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs], axis=eval_axis), *history)
-    return TrainOutput(metrics, stacked, compiled.compile_seconds, train_seconds)
+    curves = {  # the chosen learning rate's: train_loss [..., evals, L, G], val_bce [..., evals, L, G, H]
+        arm: {name: pick(value, choices[arm], -2 if name == "train_loss" else -3) for name, value in arm_curves.items()}
+        for arm, arm_curves in stacked.items()
+    }
+    return TrainOutput(metrics, curves, schedule, compiled.compile_seconds, train_seconds)

@@ -39,17 +39,24 @@ def static(arms: tuple[str, ...], eval_every: int = 5, tasks: int = TINY.tasks, 
 
 
 def run_chunks(
-    spec: Static, data: Dataset, chunks: int, lr: float = 1e-2, pretrain_steps: int = 0, prepare=lambda state: state
+    spec: Static,
+    data: Dataset,
+    chunks: int,
+    lr: float = 1e-2,
+    pretrain_steps: int = 0,
+    prepare=lambda state: state,
+    calls: list[tuple[int, bool]] | None = None,
 ) -> list[dict]:
-    """The state after init (edited by `prepare`) and after each chunk, for one replicate (no replicate axis)."""
+    """The state after init (edited by `prepare`) and after each chunk, for one replicate (no replicate
+    axis): `calls` (steps, restore) per chunk, or `chunks` chunks of `eval_every` steps."""
     program = make_program(spec)
-    hp = {**hyperparams(TrainConfig(lr=lr)), "pretrain_steps": jnp.int32(pretrain_steps)}
+    hp = {**jax.tree.map(lambda a: a[0], hyperparams(TrainConfig(lr=lr))), "pretrain_steps": jnp.int32(pretrain_steps)}
     data = jax.tree.map(jnp.asarray, data)
     state = prepare(jax.jit(program.init)(jax.random.PRNGKey(0), data, hp))
     chunk = jax.jit(program.chunk)
     states = [state]
-    for _ in range(chunks):
-        state, _ = chunk(state, data, hp)
+    for steps, restore in calls or [(spec.eval_every, False)] * chunks:
+        state, _ = chunk(state, data, hp, jnp.int32(steps), jnp.bool_(restore))
         states.append(state)
     return states
 

@@ -1,7 +1,9 @@
 """TAG lookahead affinity: positive between identical tasks, negative against a negated gradient."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 from controls_helpers import PAIR, run_chunks, same_heads, static, tiny_data
 
@@ -12,12 +14,16 @@ PARAMS = {"params": {"trunk": jnp.array([0.5, -1.0]), "heads": {"bias": jnp.arra
 LR = 0.1
 
 
+def sgd(grads):  # TAG's lookahead step
+    return jax.tree.map(lambda g: -LR * g, grads)
+
+
 def f(p):  # a positive loss of the trunk
     return jnp.sum((p["params"]["trunk"] - 2.0) ** 2) + 1.0
 
 
 def test_identical_tasks_have_positive_affinity():
-    z, valid = lookahead_affinity(lambda p: jnp.stack([f(p), f(p)]), PARAMS, LR)
+    z, valid = lookahead_affinity(lambda p: jnp.stack([f(p), f(p)]), PARAMS, sgd)
     assert np.all(valid)
     # A step of lr * grad f from trunk t lowers f from 1 + |t - 2|^2 to 1 + (1 - 2 lr)^2 |t - 2|^2.
     d2 = float(jnp.sum((PARAMS["params"]["trunk"] - 2.0) ** 2))
@@ -27,15 +33,38 @@ def test_identical_tasks_have_positive_affinity():
 
 
 def test_a_negated_gradient_has_negative_affinity():
-    z, _ = lookahead_affinity(lambda p: jnp.stack([f(p), 20.0 - f(p)]), PARAMS, LR)
+    z, _ = lookahead_affinity(lambda p: jnp.stack([f(p), 20.0 - f(p)]), PARAMS, sgd)
     assert z[0, 1] < 0 and z[1, 0] < 0
     assert z[0, 0] > 0 and z[1, 1] > 0
 
 
 def test_affinity_is_undefined_for_a_task_without_labels_in_the_batch():
-    z, valid = lookahead_affinity(lambda p: jnp.stack([f(p), 0.0 * f(p)]), PARAMS, LR)
+    z, valid = lookahead_affinity(lambda p: jnp.stack([f(p), 0.0 * f(p)]), PARAMS, sgd)
     np.testing.assert_array_equal(valid, [[True, False], [False, False]])
     assert z[0, 1] == 0.0
+
+
+def test_the_lookahead_takes_one_adam_step_from_the_current_state():
+    def g(p):
+        return jnp.sum((p["params"]["trunk"] + 1.0) ** 2) + 1.0
+
+    adam = optax.adam(LR)
+    g0 = {"params": {"trunk": jnp.array([0.3, -2.0]), "heads": {"bias": jnp.array([1.0, 1.0])}}}
+    _, state = adam.update(g0, adam.init(PARAMS), PARAMS)  # one committed step: count 1, moments of g0
+    z, valid = lookahead_affinity(lambda p: jnp.stack([f(p), g(p)]), PARAMS, lambda d: adam.update(d, state)[0])
+    # By hand: Adam's second step from task i's trunk gradient d (b1 0.9, b2 0.999, eps 1e-8).
+    t, first = np.array([0.5, -1.0]), np.array([0.3, -2.0])
+    expected = np.zeros((2, 2))
+    for i, d in enumerate((2 * (t - 2.0), 2 * (t + 1.0))):
+        m = 0.9 * 0.1 * first + 0.1 * d
+        v = 0.999 * 0.001 * first**2 + 0.001 * d**2
+        moved = t - LR * (m / (1 - 0.9**2)) / (np.sqrt(v / (1 - 0.999**2)) + 1e-8)
+        for j, loss in enumerate((lambda x: np.sum((x - 2.0) ** 2) + 1.0, lambda x: np.sum((x + 1.0) ** 2) + 1.0)):
+            expected[i, j] = 1.0 - loss(moved) / loss(t)
+    assert np.all(valid)
+    np.testing.assert_allclose(z, expected, rtol=1e-5, atol=1e-6)  # float32
+    sgd_z, _ = lookahead_affinity(lambda p: jnp.stack([f(p), g(p)]), PARAMS, sgd)
+    assert np.abs(np.asarray(sgd_z) - expected).max() > 0.01  # a plain SGD step would not do
 
 
 def test_measured_affinity_between_two_copies_of_a_task_is_positive():

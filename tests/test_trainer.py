@@ -4,8 +4,10 @@ import numpy as np
 from harness import results, trainer
 from harness.arms import ArmSpec
 from harness.data import make_replicates
-from harness.job import replicate_keys, run_job, static_of
-from harness.trainer import Static, hyperparams, train
+from harness.job import payload, replicate_keys, run_job, static_of
+from harness.metrics import evaluate
+from harness.models import make_model
+from harness.trainer import Static, TrainOutput, hyperparams, make_program, train
 
 
 def _train(run, static=None):
@@ -38,14 +40,47 @@ def test_vmapped_separate_networks_equal_solo_runs(tiny):
 
 def test_training_lowers_the_loss_and_early_stopping_keeps_the_best_step(tiny):
     out = _train(tiny(train={"steps": 200, "eval_every": 20}))
+    assert out.eval_steps == [0, 1, 2, 4, 8, 16, *range(20, 201, 20)]
     for arm in ("mtl", "stl"):
-        losses = out.curves[arm]["train_loss"]  # [S, evals, G]
-        assert np.all(losses[:, -1] < losses[:, 0])
+        losses = out.curves[arm]["train_loss"]  # [S, evals, G]; no step before the evaluation at step 0
+        first_full = out.eval_steps.index(20)  # the mean over steps 16-19, as noisy as one batch, would not do
+        assert np.all(np.isnan(losses[:, 0])) and np.all(losses[:, -1] < losses[:, first_full])
         val = out.curves[arm]["val_bce"]  # [S, evals, G, H]
         best = out.metrics[arm]["val_bce"]
         np.testing.assert_allclose(best, val.min(axis=1), rtol=1e-6)
-        steps = (val.argmin(axis=1) + 1) * 20
+        steps = np.asarray(out.eval_steps)[val.argmin(axis=1)]
         np.testing.assert_array_equal(out.metrics[arm]["best_step"], steps)
+
+
+def test_a_network_that_training_only_makes_worse_is_stopped_at_step_0(tiny):
+    run = tiny(train={"lr": 30.0})  # every Adam step moves each weight by about 30
+    out = _train(run)
+    data = make_replicates(run.data, run.train.seeds)
+    static = static_of(run, data.x_train.shape[2:])
+    init = jax.vmap(make_program(static).init, in_axes=(0, 0, None))
+    state = init(replicate_keys(run), data, hyperparams(run.train))
+    for spec in static.arms:
+        assert np.all(out.metrics[spec.name]["best_step"] == 0)
+        model = make_model(run.model, spec.heads)
+        apply = jax.vmap(jax.vmap(model.apply, in_axes=(0, None)))  # over replicates, then networks
+        logits = np.asarray(apply(state["arms"][spec.name].params, data.x_test))  # [S, G, n_test, H]
+        labels = np.moveaxis(data.y_test[..., np.asarray(spec.groups)], -3, -2)
+        for name, value in evaluate(logits, labels).items():
+            np.testing.assert_allclose(out.metrics[spec.name][name], value, rtol=1e-5, err_msg=name)
+
+
+def test_undertrained_flags_a_best_step_at_the_last_evaluation(tiny):
+    run = tiny(arms=["stl"])  # 3 separate networks, 2 seeds
+    static = static_of(run, (run.data.dim,))
+    best_step = np.array([[40, 20, 0], [16, 40, 40]])[..., None]  # [S, G, H]
+    zeros = np.zeros(best_step.shape)
+    metrics = {"test_bce": zeros, "test_acc": zeros, "test_auroc": zeros, "val_bce": zeros}
+    metrics["lr_index"] = np.zeros(best_step.shape, int)
+    metrics["best_step"] = best_step
+    out = TrainOutput({"stl": {**metrics, "finite": np.ones(2, bool)}}, {}, [0, 1, 2, 4, 8, 16, 20, 40], 0.0, 1.0)
+    records = payload(run, static, out, (run.data.dim,), 0.0)["records"]
+    flags = {(r["seed"], r["task"]): r["undertrained"] for r in records}
+    assert flags == {(0, 0): True, (0, 1): False, (0, 2): False, (1, 0): False, (1, 1): True, (1, 2): True}
 
 
 def test_same_seed_identical_results_other_seed_different(tiny):
@@ -98,7 +133,9 @@ def test_result_payload_shape(tiny):
     assert result["arms"]["stl"]["networks"] == run.data.tasks
     assert result["timing"]["net_steps"] == (1 + run.data.tasks) * run.train.seeds * run.train.steps
     assert result["environment"]["platform"] == jax.devices()[0].platform
-    assert np.array(result["curves"]["mtl"]["val_bce"]).shape == (2, 2, 1, 3)
+    assert result["curves"]["steps"] == [0, 1, 2, 4, 8, 16, 20, 40]
+    assert {type(r["undertrained"]) for r in result["records"]} == {bool}
+    assert np.array(result["curves"]["mtl"]["val_bce"]).shape == (2, 8, 1, 3)
 
 
 def test_vmap_treats_a_unit_axis_like_jax_vmap():
