@@ -112,6 +112,7 @@ def run_job(run: RunConfig, progress: bool | None = None, label: str = "train") 
     out = TrainOutput(
         {**out.metrics, **more.metrics},
         {**out.curves, **more.curves},
+        out.eval_steps,  # both programs share one schedule (same Static but for the arms)
         out.compile_seconds + more.compile_seconds,
         out.train_seconds + more.train_seconds,
     )

@@ -256,8 +256,9 @@ def fake_output(run, val_bce: float, finite: bool = True):
         shape = (run.train.seeds, spec.networks, spec.heads)
         metrics[spec.name] = {name: np.full(shape, 0.5) for name in ("test_bce", "test_acc", "test_auroc")}
         metrics[spec.name].update(val_bce=np.full(shape, val_bce), best_step=np.full(shape, 10))
+        metrics[spec.name]["lr_index"] = np.zeros(shape, int)
         metrics[spec.name]["finite"] = np.full(run.train.seeds, finite)
-    return static, TrainOutput(metrics, {}, 0.0, 1.0)
+    return static, TrainOutput(metrics, {}, [0, 10, 20], 0.0, 1.0)
 
 
 @pytest.mark.parametrize(

@@ -78,7 +78,8 @@ def test_undertrained_flags_a_best_step_at_the_last_evaluation(tiny):
     metrics["lr_index"] = np.zeros(best_step.shape, int)
     metrics["best_step"] = best_step
     out = TrainOutput({"stl": {**metrics, "finite": np.ones(2, bool)}}, {}, [0, 1, 2, 4, 8, 16, 20, 40], 0.0, 1.0)
-    records = payload(run, static, out, (run.data.dim,), 0.0)["records"]
+    refs = {name: np.full((2, run.data.tasks), np.nan) for name in ("constant_bce", "bayes_bce", "bayes_auroc")}
+    records = payload(run, static, out, (run.data.dim,), 0.0, refs)["records"]
     flags = {(r["seed"], r["task"]): r["undertrained"] for r in records}
     assert flags == {(0, 0): True, (0, 1): False, (0, 2): False, (1, 0): False, (1, 1): True, (1, 2): True}
 
