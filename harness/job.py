@@ -19,7 +19,7 @@ from harness.arms import DESCRIPTIONS, make_arm
 from harness.config import ModelConfig, RunConfig, to_dict
 from harness.data import features_used, make_replicates, task_names
 from harness.data.base import Dataset
-from harness.metrics import diverged as seeds_diverged
+from harness.metrics import divergence
 from harness.models import make_model
 from harness.resume import config_hash
 from harness.runtime import environment
@@ -112,9 +112,8 @@ def payload(
         if spec.target_only:  # head 0 is the target; the other heads only served it
             metrics = {name: value[..., :1] for name, value in metrics.items()}
             reported = ((spec.groups[0][0],),)
-        diverged += [
-            {"arm": spec.name, "seed": int(s)} for s in np.flatnonzero(seeds_diverged(finite, metrics["val_bce"]))
-        ]
+        reasons = divergence(finite, metrics["val_bce"])
+        diverged += [{"arm": spec.name, "seed": s, "reason": r} for s, r in enumerate(reasons) if r]
         arms[spec.name] = {
             "description": DESCRIPTIONS[spec.name],
             "networks": spec.networks,
