@@ -167,6 +167,7 @@ def failed_payload(run: RunConfig, error: str) -> dict:
         "config": to_dict(run),
         "config_hash": config_hash(run),
         "task_names": task_names(run.data),
+        "features": None,  # the data may be what failed
         "arms": {},
         "records": [],
         "diverged": [],
