@@ -21,10 +21,19 @@ def one_line(error: BaseException) -> str:
             return f"unknown config key '{full_key}'{hint}"
         if full_key:
             detail = str(candidate).splitlines()[0]
-            return f"{full_key}: {detail}"
+            return f"{full_key}: {_printable(detail)}"
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     detail = " ".join(lines[:2]) if lines else type(error).__name__
-    return f"{type(error).__name__}: {detail}"
+    return f"{type(error).__name__}: {_printable(detail)}"
+
+
+# Hydra and OmegaConf quote the offending value whole; an exception may quote anything.
+DETAIL_LIMIT = 300
+
+
+def _printable(text: str) -> str:
+    short = text if len(text) <= DETAIL_LIMIT else f"{text[: DETAIL_LIMIT - 3]}..."
+    return "".join(c if c.isprintable() else "?" for c in short)
 
 
 def excerpt(value: object, limit: int = 24) -> str:

@@ -21,7 +21,7 @@ from harness.config import ModelConfig, RunConfig, resolve_groups, to_dict
 from harness.data import features_used, make_replicates, task_names
 from harness.data.base import Dataset
 from harness.data.references import references
-from harness.metrics import diverged as seeds_diverged
+from harness.metrics import divergence
 from harness.models import make_model
 from harness.resume import config_hash
 from harness.runtime import environment
@@ -199,9 +199,8 @@ def payload(
         if spec.target_only:  # head 0 is the target; the other heads only served it
             metrics = {name: value[..., :1] for name, value in metrics.items()}
             reported = ((spec.groups[0][0],),)
-        diverged += [
-            {"arm": spec.name, "seed": int(s)} for s in np.flatnonzero(seeds_diverged(finite, metrics["val_bce"]))
-        ]
+        reasons = divergence(finite, metrics["val_bce"])
+        diverged += [{"arm": spec.name, "seed": s, "reason": r} for s, r in enumerate(reasons) if r]
         arms[spec.name] = {
             "description": DESCRIPTIONS[spec.name],
             "networks": spec.networks,
@@ -212,11 +211,10 @@ def payload(
             "weighting": run.train.weighting if spec.weighted else "equal",
             "lr_grid": list(run.train.lr_grid or [run.train.lr]),
         }
-        if spec.transfer:
-            arms[spec.name]["pretrain_steps"] = run.train.pretrain_steps
         if spec.name == "groups":
             arms[spec.name]["partition"] = [[names[k] for k in g] for g in arms[spec.name]["groups"]]
         if spec.transfer:
+            arms[spec.name]["pretrain_steps"] = run.train.pretrain_steps
             arms[spec.name]["finetune_steps"] = run.train.steps - run.train.pretrain_steps
             arms[spec.name]["pretrain_best_step"] = np.asarray(source_step)[:, 0].tolist()  # per seed
         rows += results.records(spec.name, reported, metrics, refs)
@@ -261,6 +259,7 @@ def failed_payload(run: RunConfig, error: str) -> dict:
         "config": to_dict(run),
         "config_hash": config_hash(run),
         "task_names": task_names(run.data),
+        "features": None,  # the data may be what failed
         "arms": {},
         "records": [],
         "diverged": [],

@@ -62,9 +62,19 @@ def evaluate(logits: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def diverged(finite: np.ndarray, val_bce: np.ndarray) -> np.ndarray:
-    """Per seed [S]: a training loss became NaN or inf, or a head's best validation log loss
-    ([S, G, H], the step its test metrics are reported at) is above DIVERGED_BCE."""
-    with np.errstate(invalid="ignore"):
-        exploded = ~(np.asarray(val_bce) <= DIVERGED_BCE)  # NaN counts as exploded
-    return ~np.asarray(finite) | exploded.reshape(exploded.shape[0], -1).any(-1)
+def divergence(finite: np.ndarray, val_bce: np.ndarray) -> list[str | None]:
+    """Per seed, why the run diverged, or None: a training loss became NaN or inf, or a head's
+    best validation log loss ([S, G, H], the step its test metrics are reported at) is above
+    DIVERGED_BCE."""
+    worst = np.asarray(val_bce, dtype=np.float64).reshape(len(finite), -1)
+    reasons = []
+    for ok, losses in zip(np.asarray(finite), worst, strict=True):
+        with np.errstate(invalid="ignore"):
+            exploded = not np.all(losses <= DIVERGED_BCE)  # NaN counts as exploded
+        if not ok:
+            reasons.append("non-finite training loss")
+        elif exploded:
+            reasons.append(f"validation log loss {np.nanmax(losses):.4g} above {DIVERGED_BCE:.3f} (10 ln 2)")
+        else:
+            reasons.append(None)
+    return reasons

@@ -2,9 +2,9 @@
 
 A Hydra callback (registered in conf/config.yaml), so it works the same whichever
 launcher ran the jobs (in process, fused, Ray, Submitit): at the end of a multirun it
-reads the result.json of every job folder that this multirun wrote, prints one line,
-and sets FAILED when any job failed or left no result, which makes `harness.run.cli`
-exit with status 1.
+reads the result.json of every job folder that this multirun wrote, prints one line
+(and a second naming the diverged jobs, if any), and sets FAILED when any job failed or
+left no result, which makes `harness.run.cli` exit with status 1.
 """
 
 from __future__ import annotations
@@ -29,23 +29,25 @@ SLACK_SECONDS = 1.0
 SKIPPED_MARKER = ".skipped"
 
 
-def tally(sweep_dir: str | Path, since: float) -> Counter[str]:
-    """Statuses of the jobs under `sweep_dir` whose Hydra files were written at or after `since`.
+def statuses(sweep_dir: str | Path, since: float) -> dict[str, str]:
+    """Status by job folder (relative to `sweep_dir`) of the jobs whose Hydra files were
+    written at or after `since`.
 
     A job folder with SKIPPED_MARKER was skipped by resume: its result.json is an earlier run's.
     """
-    counts: Counter[str] = Counter()
+    found: dict[str, str] = {}
     for marker in sorted(Path(sweep_dir).rglob(".hydra/overrides.yaml")):
         if marker.stat().st_mtime < since - SLACK_SECONDS:
             continue  # a job folder of an earlier, different sweep in the same folder
         path = marker.parent.parent / RESULT_FILE
+        job = str(path.parent.relative_to(sweep_dir))
         try:
             status = read_result(path).get("status", "no result")
         except UnreadableResult:
-            counts["no result"] += 1
+            found[job] = "no result"
             continue
-        counts["skipped" if (path.parent / SKIPPED_MARKER).exists() else status] += 1
-    return counts
+        found[job] = "skipped" if (path.parent / SKIPPED_MARKER).exists() else status
+    return found
 
 
 def describe(counts: Counter[str]) -> str:
@@ -69,8 +71,12 @@ class SweepSummary(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         global FAILED
         sweep_dir = Path(str(config.hydra.sweep.dir))
-        counts = tally(sweep_dir, self.started)
+        found = statuses(sweep_dir, self.started)
+        counts = Counter(found.values())
         print(f"{describe(counts)} (in {sweep_dir})", file=sys.stderr)
+        diverged = [job for job, status in found.items() if status == "diverged"]
+        if diverged:  # results without records, left out of the report's verdicts
+            print(f"diverged jobs (no records, left out of verdicts): {', '.join(diverged)}", file=sys.stderr)
         if counts["failed"] or counts["no result"]:
             FAILED = True
             print("error: some jobs failed; their result.json files hold the errors", file=sys.stderr)

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
-import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +14,7 @@ from sweeps import ROOT
 from harness import preflight, sweep_lock
 from harness.config import ConfigError, DataConfig, from_omegaconf
 from harness.data import features_used, make_dataset, table
-from harness.metrics import DIVERGED_BCE, diverged
+from harness.metrics import DIVERGED_BCE, divergence
 
 # A numeric table: 40 fully labelled rows, features f1..f3, labels a, b.
 ROWS = [(i, (i * 7) % 11, (i * 3) % 5 - 2.5, i % 2, (i // 2) % 2) for i in range(40)]
@@ -208,11 +207,14 @@ def test_table_data_is_checked_for_every_replicate_seed(tmp_path):
 
 def test_divergence_rule():
     val = np.full((3, 2, 4), 0.6)
-    finite = np.array([True, True, False])
     val[1, 0, 2] = DIVERGED_BCE * 1.01
-    np.testing.assert_array_equal(diverged(finite, val), [False, True, True])
+    assert divergence(np.array([True, True, False]), val) == [
+        None,
+        "validation log loss 7.001 above 6.931 (10 ln 2)",
+        "non-finite training loss",
+    ]
     val[0, 1, 1] = np.nan
-    assert diverged(np.ones(3, bool), val)[0]
+    assert divergence(np.ones(3, bool), val)[0] is not None
     assert pytest.approx(6.931, abs=1e-3) == DIVERGED_BCE
 
 
@@ -220,15 +222,13 @@ def test_divergence_rule():
 
 
 def test_a_running_sweep_holds_the_folder(tmp_path):
-    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    try:
-        lock = tmp_path / sweep_lock.LOCK
-        lock.write_text(f'{{"pid": {other.pid}, "host": "{os.uname().nodename}", "started": "then"}}')
-        with pytest.raises(ConfigError, match=f"another sweep is running in this folder \\(pid {other.pid} on"):
-            sweep_lock.acquire(tmp_path)
-    finally:
-        other.kill()
-        other.wait(timeout=30)
+    lock = tmp_path / sweep_lock.LOCK
+    running = os.getppid()  # a live process other than this one
+    lock.write_text(f'{{"pid": {running}, "host": "{os.uname().nodename}", "started": "then"}}')
+    with pytest.raises(ConfigError, match=f"another sweep is running in this folder \\(pid {running} on"):
+        sweep_lock.acquire(tmp_path)
+    gone = int(Path("/proc/sys/kernel/pid_max").read_text())  # never a process id (they stay below it)
+    lock.write_text(f'{{"pid": {gone}, "host": "{os.uname().nodename}", "started": "then"}}')
     sweep_lock.acquire(tmp_path)  # its process is gone: taken over
     assert f'"pid": {os.getpid()}' in lock.read_text()
     sweep_lock.release(tmp_path)
@@ -277,7 +277,7 @@ def test_result_records_the_features_used_and_diverged_runs(tmp_path, val_bce, f
     assert result["status"] == status
     if status == "diverged":
         assert result["records"] == []
-        assert result["diverged"] == [{"arm": a, "seed": s} for a in ("mtl", "stl") for s in (0, 1)]
+        assert [(d["arm"], d["seed"]) for d in result["diverged"]] == [(a, s) for a in ("mtl", "stl") for s in (0, 1)]
 
 
 @pytest.mark.slow
@@ -295,3 +295,20 @@ def test_tiny_run_at_lr_1e6_is_diverged_and_at_the_default_lr_is_ok():
     assert {d["arm"] for d in exploded["diverged"]} == {"mtl", "stl"}
     normal = tiny(1e-3)
     assert normal["status"] == "ok" and max(r["val_bce"] for r in normal["records"]) < 1.0
+
+
+# --- 12. resume counts a deeply nested or oversized result.json as corrupt --------------------------
+
+
+@pytest.mark.parametrize("damage", ["deep", "oversized"])
+def test_resume_reruns_a_job_whose_result_cannot_be_read(tmp_path, damage):
+    from harness import resume
+    from harness.results import MAX_RESULT_BYTES, RESULT_FILE
+
+    path = tmp_path / RESULT_FILE
+    if damage == "deep":
+        path.write_text("[" * 200_000 + "]" * 200_000)
+    else:
+        with open(path, "wb") as handle:  # sparse: no disk used
+            handle.truncate(MAX_RESULT_BYTES + 1)
+    assert not resume.completed(tmp_path, from_omegaconf({}))

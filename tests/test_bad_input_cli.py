@@ -24,7 +24,8 @@ GOOD = "f1,f2,a,b\n" + "".join(f"{i},{i % 7},{i % 2},{(i // 2) % 2}\n" for i in 
 
 def fake_run_job(run: RunConfig, progress=None, label="train") -> dict:
     """Stands in for training: builds one replicate's data (so data faults surface), then
-    fails with a data error for lr = 0.1, else returns one record carrying the lr."""
+    fails with a data error for lr = 0.1, diverges for lr = 0.5, else returns one record
+    carrying the lr."""
     from harness.data import make_dataset
     from harness.job import failed_payload
 
@@ -32,6 +33,9 @@ def fake_run_job(run: RunConfig, progress=None, label="train") -> dict:
     if run.train.lr == 0.1:
         raise ConfigError(f"{run.data.path}: changed since the sweep started")
     record = {"arm": "mtl", "task": 0, "network": 0, "seed": 0, "test_bce": run.train.lr}
+    if run.train.lr == 0.5:
+        diverged = [{"arm": "mtl", "seed": 0, "reason": "non-finite training loss"}]
+        return {**failed_payload(run, ""), "status": "diverged", "error": None, "diverged": diverged}
     return {**failed_payload(run, ""), "status": "ok", "error": None, "records": [record]}
 
 
@@ -126,6 +130,42 @@ def test_a_job_whose_data_fails_at_run_time_is_recorded_and_the_sweep_goes_on(tm
     assert code == 1 and "sweep: 3 jobs: 2 ok, 1 failed" in err
     assert [status(sweep / str(j)) for j in range(3)] == ["ok", "failed", "ok"]
     assert json.loads((sweep / "1" / RESULT_FILE).read_text())["error"] == "None: changed since the sweep started"
+
+
+# --- 9 and 10: an interpolation error; a job that cannot fit ------------------------------------
+
+ISSUE_TINY = [
+    "data.tasks=3",
+    "model.width=4",
+    "train.steps=50",
+    "train.eval_every=25",
+    "data.n_val=100",
+    "data.n_test=200",
+]
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("train.lr='${nope}'", "error: train.lr: Interpolation key 'nope' not found"),
+        ("train.seeds=1000000", "error: a job needs at least 360.8 GiB of memory"),
+    ],
+)
+def test_refused_in_one_line_with_exit_2_and_no_folder(tmp_path, override, expected):
+    out = tmp_path / "run"
+    code, err = real_cli(*ISSUE_TINY, override, f"hydra.run.dir={out}")
+    assert code == 2 and one_error_line(err).startswith(expected)
+    assert not out.exists()
+
+
+# --- 4. diverged jobs are listed ----------------------------------------------------------------
+
+
+def test_the_summary_lists_diverged_jobs(tmp_path):
+    sweep = tmp_path / "sweep"
+    code, err = fake_cli("-m", "train.lr=0.001,0.5,0.002", f"hydra.sweep.dir={sweep}")
+    assert code == 0 and "sweep: 3 jobs: 2 ok, 1 diverged" in err
+    assert "diverged jobs (no records, left out of verdicts): 1" in err
 
 
 # --- 7. the fused launcher ---------------------------------------------------------------------

@@ -52,6 +52,11 @@ def test_multirun_writes_one_result_per_job(tmp_path):
         ("data.missing=1.5", "data.missing"),
         ("arms=[mtl,bogus]", "arms"),
         ("model.width=abc", "model.width"),
+        ("model.width=99999999999999999999", "model.width=99999999999999999999 is not accepted"),
+        ("data.seed=-1", "data.seed=-1 is not accepted"),
+        ("train.lr=inf", "train.lr=inf is not accepted"),
+        ("data.noise=inf", "data.noise=inf is not accepted"),
+        ("train.lr='${nope}'", "train.lr: Interpolation key 'nope' not found"),
     ],
 )
 def test_bad_input_one_line_error_and_no_result(tmp_path, override, key):

@@ -167,3 +167,40 @@ def test_any_config_loads_as_given_or_is_refused_in_one_line(config):
             assert used == value and type(used) is type(value), (section, key)
             if isinstance(value, float):
                 assert math.isfinite(value)
+
+
+OVERRIDE_VALUES = st.one_of(
+    st.integers(-(2**70), 2**70).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.sampled_from(["${nope}", "'${train.lr}'", "null", "[1,2]", "[a,b]", "true", "1e999", "x" * 500]),
+    st.text(alphabet="abc019.-_ ", min_size=1, max_size=8),
+)
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([f"{s}.{k}" for s, keys in SCHEMA.items() for k in keys]), OVERRIDE_VALUES),
+        min_size=1,
+        max_size=3,
+        unique_by=lambda pair: pair[0],
+    )
+)
+def test_any_command_line_override_loads_or_is_one_short_line(pairs):
+    """Through Hydra's composition, as `python -m harness.run` composes: what the CLI prints is one_line()."""
+    from hydra import compose, initialize_config_dir
+    from sweeps import ROOT
+
+    from harness.config import register_schema
+    from harness.errors import one_line
+
+    register_schema()
+    try:
+        with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+            from_omegaconf(compose("config", overrides=[f"{key}={value}" for key, value in pairs]))
+    except Exception as error:  # noqa: BLE001 - the CLI turns every error into one line, exit 2
+        message = one_line(error)
+        assert "\n" not in message and len(message) <= 700 and message.isprintable()
+        event(type(error).__name__)
+        return
+    event("loaded")

@@ -91,7 +91,6 @@ def _header(path: str, parquet: bool) -> list[str]:
 def _read(path: str):
     import pandas as pd
 
-    check_file(path)
     parquet = path.lower().endswith((".parquet", ".pq"))
     try:
         header = _header(path, parquet)
