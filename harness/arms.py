@@ -18,6 +18,8 @@ from itertools import combinations
 import jax
 import jax.numpy as jnp
 
+from harness.arm_names import ARMS
+
 
 @dataclass(frozen=True)
 class ArmSpec:
@@ -47,17 +49,7 @@ class ArmSpec:
         return self.heads > 1 and self.transfer is None
 
 
-DESCRIPTIONS = {
-    "mtl": "one shared trunk, K logistic heads, masked loss over every existing label",
-    "stl": "K separate networks of the same architecture, each trained only on its task's labelled rows",
-    "mtl_drop": "shared network trained only on rows with no missing label",
-    "mtl_zero": "shared network trained with every '?' treated as label 0",
-    "mtl_equal_params": "shared network widened to about as many parameters as the K separate networks together",
-    "mtl_shuffled": "shared network whose other tasks' training labels are permuted across rows (target reported)",
-    "transfer_head": "pretrained on the other tasks, then a new target head trained on a frozen trunk",
-    "transfer_full": "pretrained on the other tasks, then the whole network fine-tuned on the target task",
-    "pairs": "one shared network per pair of tasks, K(K-1)/2 networks with 2 heads",
-}
+DESCRIPTIONS = {name: arm.description for name, arm in ARMS.items()}
 
 
 def make_arm(name: str, tasks: int, equal_params_width: int | None = None, target: int = 0) -> ArmSpec:

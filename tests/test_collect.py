@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from harness.collect import CollectError, collect, write_table
+from harness.analysis.collect import CollectError, collect, write_table
 from harness.config import RunConfig, to_dict
 
 
@@ -67,7 +67,7 @@ def test_collect_keeps_good_jobs_and_lists_the_rest(sweep, tmp_path):
         ("4", "missing"),
         ("5", "diverged"),
     }
-    assert c.study == "capacity"
+    assert c.experiment == "capacity" and c.study is None  # schema 1 results name no study
     row = c.table[(c.table["arm"] == "stl") & (c.table["job"] == "0")].iloc[0]
     assert row["arm_params"] == 120 and row["task_name"] == "task0"
     written = write_table(c, tmp_path / "out")

@@ -5,7 +5,7 @@ import math
 import pandas as pd
 import pytest
 
-from harness.stats import crossover, delta_m, gain_summary, mean_ci, paired, summarize
+from harness.analysis.stats import crossover, delta_m, gain_summary, mean_ci, paired, summarize
 
 
 def test_mean_ci_matches_hand_computed_t_interval():
