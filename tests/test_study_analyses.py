@@ -50,9 +50,7 @@ def test_a_weighting_sweep_cut_short_tests_the_pairs_it_has(tmp_path):
         records = mtl + rows("stl", 0.6, 8)
         write(tmp_path, job, result(records, ["mtl", "stl"], "weighting", train__weighting=w, data__relatedness=rho))
     section = weighting.analyse(collect(tmp_path))
-    assert [v.criterion.name.rsplit(": ", 1)[1] for v in section.verdicts] == [
-        "pcgrad matches equal weights, rho=0.2"
-    ]
+    assert [v.criterion.name.rsplit(": ", 1)[1] for v in section.verdicts] == ["pcgrad matches equal weights, rho=0.2"]
     assert section.verdicts[0].outcome == "holds"  # a tiny, tight difference: equivalent within delta
     assert "| test log loss (nats) | 0.2 | pcgrad | -0.0003 [-0.0006, -0.0001] |" in section.text
 

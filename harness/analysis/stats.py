@@ -128,7 +128,7 @@ POWER = 0.8  # power at which the minimal detectable effect and the seeds needed
 
 
 @dataclass(frozen=True)
-class Test:
+class TTest:
     """A one-sample t test over seeds of per-seed values (paired differences or slopes)."""
 
     n: int
@@ -146,13 +146,13 @@ class Test:
         return self.mean / self.sd if self.sd > 0 else math.nan
 
 
-def t_test(values: Sequence[float]) -> Test:
+def t_test(values: Sequence[float]) -> TTest:
     """Mean, 95% and 90% t intervals and the two-sided p value of per-seed `values` (NaN dropped)."""
     x = np.asarray([v for v in values if np.isfinite(v)], dtype=float)
     n = len(x)
     if n < 2:
         mean = float(x.mean()) if n else math.nan
-        return Test(n, mean, math.nan, math.nan, math.nan, math.nan, math.nan, math.nan)
+        return TTest(n, mean, math.nan, math.nan, math.nan, math.nan, math.nan, math.nan)
     mean, sd = float(x.mean()), float(x.std(ddof=1))
     se = sd / math.sqrt(n)
 
@@ -160,10 +160,10 @@ def t_test(values: Sequence[float]) -> Test:
         return float(_scipy_stats.t.ppf(0.5 + level / 2, n - 1) * se)
 
     p = float(2 * _scipy_stats.t.sf(abs(mean) / se, n - 1)) if se > 0 else float(mean == 0)
-    return Test(n, mean, sd, mean - half(0.95), mean + half(0.95), mean - half(0.90), mean + half(0.90), p)
+    return TTest(n, mean, sd, mean - half(0.95), mean + half(0.95), mean - half(0.90), mean + half(0.90), p)
 
 
-def equivalent(test: Test, delta: float) -> bool:
+def equivalent(test: TTest, delta: float) -> bool:
     """TOST at level 0.05: the 90% interval lies inside [-delta, +delta]."""
     return bool(test.n >= 2 and -delta < test.low90 and test.high90 < delta)
 

@@ -56,11 +56,11 @@ def analyse_sweep(c: Collection) -> Section:
     section = Section(c.name, title, "Per task: does one shared network beat separate networks on this data?")
     arms = style.arms_in(table["arm"])
     values = arm_table(table, keys)
-    points = list(values.groupby(keys, sort=True).groups)
-    shown = [points[i] for i in np.linspace(0, len(points) - 1, min(PANELS, len(points))).round().astype(int)]
+    points = values[keys].drop_duplicates().sort_values(keys).reset_index(drop=True)
+    shown = points.iloc[np.linspace(0, len(points) - 1, min(PANELS, len(points))).round().astype(int)]
     fig, axes = style.figure(len(shown), 2, width=max(4.0, 0.5 * table["task"].nunique() * len(arms)), height=3.4)
-    for col, point in enumerate(shown):
-        at = values.set_index(keys).loc[[point]].reset_index() if keys != ["point"] else values
+    for col, (_, point) in enumerate(shown.iterrows()):
+        at = values[np.logical_and.reduce([values[k] == point[k] for k in keys])]
         tasks = sorted(at["task"].unique())
         for row, metric in enumerate(("test_bce", "test_auroc")):
             ax = axes[row][col]
@@ -74,7 +74,7 @@ def analyse_sweep(c: Collection) -> Section:
             ax.set_xticks(np.arange(len(tasks)), [str(n) for n in names], rotation=30, ha="right", fontsize=7)
             ax.set_ylabel(style.METRIC_LABEL[metric])
         if keys != ["point"]:
-            axes[0][col].set_title(point_name(keys, point), fontsize=8)
+            axes[0][col].set_title(point_name(keys, tuple(point)), fontsize=8)
     axes[0][0].legend(fontsize=7)
     section.plot(
         c.name,

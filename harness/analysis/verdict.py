@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from harness.analysis.stats import Test, equivalent, holm, mde, seeds_needed, t_test
+from harness.analysis.stats import TTest, equivalent, holm, mde, seeds_needed, t_test
 
 OUTCOMES = ("holds", "contradicted", "no effect", "underpowered")
 
@@ -52,7 +52,7 @@ class Criterion:
 @dataclass(frozen=True)
 class Verdict:
     criterion: Criterion
-    test: Test
+    test: TTest
     outcome: str  # one of OUTCOMES
     note: str = ""  # what the values are, where they come from
 
@@ -87,7 +87,7 @@ def _digits(delta: float) -> int:
     return max(3, 2 - math.floor(math.log10(delta))) if delta > 0 else 3
 
 
-def decide(criterion: Criterion, test: Test, significant: bool) -> str:
+def decide(criterion: Criterion, test: TTest, significant: bool) -> str:
     """The outcome of one criterion; `significant`: its p value survived Holm's correction."""
     if test.n < 2:
         return "underpowered"
