@@ -5,7 +5,7 @@ import math
 import pandas as pd
 import pytest
 
-from harness.analysis.stats import crossover, delta_m, gain_summary, mean_ci, paired, summarize
+from harness.analysis.stats import delta_m, gain_summary, mean_ci, paired, summarize
 
 
 def test_mean_ci_matches_hand_computed_t_interval():
@@ -80,12 +80,6 @@ def test_summarize_groups():
     frame = pd.DataFrame({"k": [1, 1, 2], "value": [1.0, 3.0, 5.0]})
     out = summarize(frame, ["k"])
     assert out["mean"].tolist() == [2.0, 5.0] and out["n"].tolist() == [2, 1]
-
-
-def test_crossover_interpolates_in_log_width():
-    assert crossover([2, 8, 32], [-0.2, -0.1, 0.1]) == pytest.approx(16.0)
-    assert crossover([0.0, 0.5, 1.0], [-0.1, 0.1, 0.2], log=False) == pytest.approx(0.25)
-    assert crossover([2, 8], [0.1, 0.2]) is None
 
 
 def _jobs_table(values):

@@ -106,21 +106,6 @@ def delta_m(
     return every.groupby([*keys, "seed"], as_index=False)["delta"].mean()
 
 
-def crossover(x: Sequence[float], mean: Sequence[float], log: bool = True) -> float | None:
-    """The first x where a curve of mean gain goes from < 0 to >= 0 (interpolated, in log x if `log`).
-
-    None if it never does (always helps, always hurts, or it crosses downwards only).
-    """
-    points = sorted(zip(x, mean, strict=True))
-    for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
-        if y0 < 0 <= y1:
-            t = -y0 / (y1 - y0)
-            if log:
-                return float(math.exp(math.log(x0) + t * (math.log(x1) - math.log(x0))))
-            return float(x0 + t * (x1 - x0))
-    return None
-
-
 # --- Primary tests for verdicts (docs/analysis.md, "Statistics"; formulas from REFERENCES.md) ---
 
 ALPHA = 0.05  # two-sided level of every primary test, before Holm's correction
