@@ -88,7 +88,9 @@ def heatmap(ax, cells: pd.DataFrame, x: str, y: str, limit: float, xlabel: str, 
         i, j = ys.index(c[y]), xs.index(c[x])
         grid[i, j] = c["mean"]
         significant = c["low"] > 0 or c["high"] < 0
-        ax.text(j, i, f"{c['mean']:+.3f}" + ("\n*" if significant else ""), ha="center", va="center", fontsize=7)
+        dark = abs(c["mean"]) > 0.6 * limit  # white text on the darkest cells
+        text = f"{c['mean']:+.3f}" + ("\n*" if significant else "")
+        ax.text(j, i, text, ha="center", va="center", fontsize=7, color="white" if dark else "black")
         if significant:
             ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec="black", lw=1.6))
     image = ax.imshow(grid, cmap="RdBu", norm=TwoSlopeNorm(0.0, -limit, limit), origin="lower", aspect="auto")
