@@ -93,17 +93,20 @@ def gate(table: pd.DataFrame, keys: list[str], threshold: float = GATE) -> tuple
     return kept, f"{note}. Excluded ({len(low)} of {len(share)}): {listed}."
 
 
-def learning_curves(c: Collection, key: str | None, title: str, panels: int = 4):
+def learning_curves(c: Collection, key: str | None, title: str, panels: int = 4, target: bool = False):
     """Validation log loss against step per arm (mean over tasks, 95% CI over seeds).
 
     One panel per value of `key` (at most `panels`, spread over its range); other swept
-    keys are averaged within a seed. None when the results hold no curves.
+    keys are averaged within a seed; `target`: the target task (data.target) alone. None
+    when the results hold no curves.
     """
     curves = c.curves
     if curves.empty:
         return None
-    if key is not None and key not in curves:
-        curves = curves.merge(c.jobs[["job", key]], on="job", how="left")
+    extra = [k for k in ([key] if key else []) + (["data.target"] if target else []) if k not in curves]
+    curves = curves.merge(c.jobs[["job", *extra]], on="job", how="left") if extra else curves
+    if target:
+        curves = curves[curves["task"] == curves["data.target"]]
     values = sorted(curves[key].unique()) if key is not None else [None]
     if len(values) > panels:
         values = [values[i] for i in np.linspace(0, len(values) - 1, panels).round().astype(int)]

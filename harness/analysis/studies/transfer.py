@@ -109,12 +109,12 @@ def analyse(c: Collection) -> Section:
         if {"mtl", "mtl_shuffled"} <= set(kept["arm"]):
             tests.append((REAL, _gain(kept, "mtl", "mtl_shuffled").groupby("seed")["gain"].mean(), "every point"))
     section.verdicts = [v.relabel(tag) for v in verdicts(tests)]
-    curves = learning_curves(c, "data.n_target", f"Validation loss during training{suite}")
+    curves = learning_curves(c, "data.n_target", f"Target task's validation loss during training{suite}", target=True)
     if curves is not None:
         section.plot(
             f"{c.name}_curves",
             curves,
-            "Mean validation log loss over heads per arm (95% CI over seeds), "
+            "The target task's validation log loss per arm (95% CI over seeds), "
             "one panel per target size; source sizes averaged within a seed.",
         )
     section.text = gain_tables(gains, arms)
