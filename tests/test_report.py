@@ -83,3 +83,14 @@ def test_the_study_key_is_checked_and_left_out_of_the_config_hash():
     assert config_hash(run) == config_hash(RunConfig())
     with pytest.raises(ConfigError, match="study='not a name' is not accepted"):
         validate(RunConfig(study="not a name"))
+
+
+def test_runs_still_improving_at_their_last_evaluation_are_counted(tmp_path):
+    run = RunConfig(arms=["mtl", "stl"])
+    run.data.tasks, run.train.seeds = 2, 2
+    result = payload(run, references=True)
+    for i, rec in enumerate(result["records"]):
+        rec["undertrained"] = float(i == 0)
+    write(tmp_path / "sweep", 0, result)
+    report, _ = write_report([tmp_path / "sweep"], tmp_path / "out")
+    assert "1 of 8 (arm, task, seed) runs were still improving" in report.read_text()

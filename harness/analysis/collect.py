@@ -157,7 +157,9 @@ def collect(root: str | Path) -> Collection:
         try:
             curves += _curves(name, payload)
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
-            problems.append(Problem(name, "curves", f"learning curves left out: {type(error).__name__}: {error}"))
+            problems.append(
+                Problem(name, "curves", f"job kept, its learning curves left out: {type(error).__name__}: {error}")
+            )
         records += job_records
         arms += job_arms
         affinity += job_affinity

@@ -52,6 +52,12 @@ def analyse(c: Collection) -> Section:
     analyses = load_studies()
     name = c.study or declared().get((c.experiment or "").rsplit("/", 1)[-1])
     section = analyses[name](c) if name in analyses else analyse_sweep(c)
+    undertrained = c.table.loc[c.table["metric"] == "undertrained", "value"]
+    if undertrained.sum() > 0:
+        section.notes.append(
+            f"{int(undertrained.sum())} of {len(undertrained)} (arm, task, seed) runs were still improving at their "
+            "last evaluation (undertrained): their gains may change with more steps."
+        )
     if section.summary is not None:
         pooled = [k for k in c.swept if k not in section.summary.columns and k not in ("arms", "study")]
         if pooled:
