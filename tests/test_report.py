@@ -94,3 +94,16 @@ def test_runs_still_improving_at_their_last_evaluation_are_counted(tmp_path):
     write(tmp_path / "sweep", 0, result)
     report, _ = write_report([tmp_path / "sweep"], tmp_path / "out")
     assert "1 of 8 (arm, task, seed) runs were still improving" in report.read_text()
+
+
+@pytest.mark.slow
+def test_the_analysis_never_imports_jax_or_the_trainer():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, harness.report, harness.analysis.registry as r; r.load_studies(); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'jax' or m == 'harness.trainer'))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr[-500:]
