@@ -116,7 +116,8 @@ def learning_curves(c: Collection, key: str | None, title: str, panels: int = 4,
         per_seed = part.groupby(["arm", "seed", "step"], as_index=False)["val_bce"].mean()
         summary = summarize(per_seed, ["arm", "step"], value="val_bce")
         for arm in style.arms_in(summary["arm"]):
-            style.arm_band(ax, summary[summary["arm"] == arm], "step", arm)
+            style.arm_band(ax, summary[summary["arm"] == arm], "step", arm, marker=None)
+        style.reference_lines(ax, references(c.table[c.table["job"].isin(set(part["job"]))]))
         ax.set_xlabel("training step")
         ax.set_ylabel("validation log loss (nats)")
         if key is not None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib import colormaps
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
@@ -33,6 +34,12 @@ def arm_style(name: str) -> Arm:
     return ARMS[name]
 
 
+def series(i: int, n: int) -> tuple:
+    """The colour of line i of n that is not an arm (a task count, a weighting, a rho): from a
+    sequential map, so it is never mistaken for an arm's colour."""
+    return colormaps["viridis"](0.85 * i / max(n - 1, 1))
+
+
 def arms_in(names) -> list[str]:
     """The arms present, in declaration order (so every figure lists them alike)."""
     present = set(names)
@@ -47,7 +54,7 @@ def figure(ncols: int = 1, nrows: int = 1, width: float = 5.0, height: float = 3
     return fig, fig.subplots(nrows, ncols, squeeze=False)
 
 
-def band(ax, summary: pd.DataFrame, x: str, label: str, color=None, style: str = "-", marker: str = "o") -> None:
+def band(ax, summary: pd.DataFrame, x: str, label: str, color=None, style: str = "-", marker: str | None = "o") -> None:
     """Mean line with its 95% CI as a shaded band; summary has columns x, mean, low, high."""
     s = summary.sort_values(x)
     ax.plot(s[x], s["mean"], style, marker=marker, ms=4, color=color, label=label)
@@ -55,9 +62,9 @@ def band(ax, summary: pd.DataFrame, x: str, label: str, color=None, style: str =
         ax.fill_between(s[x], s["low"], s["high"], color=ax.lines[-1].get_color(), alpha=0.18, lw=0)
 
 
-def arm_band(ax, summary: pd.DataFrame, x: str, arm: str) -> None:
+def arm_band(ax, summary: pd.DataFrame, x: str, arm: str, marker: str | None = "o") -> None:
     style = arm_style(arm)
-    band(ax, summary, x, style.label, style.color, style.line)
+    band(ax, summary, x, style.label, style.color, style.line, marker)
 
 
 def zero_line(ax) -> None:

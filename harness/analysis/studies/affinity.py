@@ -84,8 +84,9 @@ def analyse(c: Collection) -> Section:
         fig.colorbar(image, ax=ax, fraction=0.046, label="Z (raw)")
     ax = flat[len(rhos)]
     for n, (rho, part) in enumerate(points.groupby("data.relatedness")):
+        color = style.series(n, len(rhos))
         seed_mean = part.groupby(["i", "j"], as_index=False)[["z", "gain"]].mean()
-        ax.scatter(seed_mean["z"], seed_mean["gain"], s=16, color=f"C{n}", label=f"rho = {rho:g}")
+        ax.scatter(seed_mean["z"], seed_mean["gain"], s=16, color=color, label=f"rho = {rho:g}")
     style.zero_line(ax)
     ax.set_xlabel("affinity Z(i->j), seed mean")
     ax.set_ylabel("gain of j paired with i (log loss, nats)")

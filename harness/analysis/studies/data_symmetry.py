@@ -50,8 +50,9 @@ def analyse(c: Collection) -> Section:
     if target_sum["ratio"].nunique() >= 2:
         fig, axes = style.figure()
         ax = axes[0][0]
-        for i, k in enumerate(sorted(target_sum["data.tasks"].unique())):
-            style.band(ax, target_sum[target_sum["data.tasks"] == k], "ratio", f"K = {k:g}", f"C{i}")
+        ks = sorted(target_sum["data.tasks"].unique())
+        for i, k in enumerate(ks):
+            style.band(ax, target_sum[target_sum["data.tasks"] == k], "ratio", f"K = {k:g}", style.series(i, len(ks)))
         style.zero_line(ax)
         ax.set_xscale("symlog", linthresh=1.0)
         ax.set_xlim(left=-0.2)

@@ -42,8 +42,9 @@ def analyse(c: Collection) -> Section:
             (axes[0][1], "test_auroc", "AUROC mtl - stl"),
         ):
             g = gain_summary(table, metric, KEYS)
-            for i, k in enumerate(sorted(g["data.tasks"].unique())):
-                style.band(ax, g[g["data.tasks"] == k], "data.relatedness", f"K = {k:g}", f"C{i}")
+            ks = sorted(g["data.tasks"].unique())
+            for i, k in enumerate(ks):
+                style.band(ax, g[g["data.tasks"] == k], "data.relatedness", f"K = {k:g}", style.series(i, len(ks)))
             style.zero_line(ax)
             ax.set_xlabel("task relatedness rho (pairwise cosine of task directions = rho^2)")
             ax.set_ylabel(f"gain of sharing: {unit}")

@@ -17,6 +17,7 @@ from harness.analysis.stats import gain_per_seed, paired, summarize
 from harness.analysis.verdict import Criterion, fmt, verdicts
 
 KEYS = ["data.relatedness"]
+DELTA = 0.005  # nats: a weighting within this of equal weights "matches" them
 METRICS = {"test_bce": "test log loss (nats)", "test_auroc": "test AUROC"}
 
 
@@ -26,7 +27,7 @@ def criterion(weighting: str, rho: float) -> Criterion:
         "no effect: specialised weighting neither beats nor loses to the equal-weight sum by more than delta",
         f"paired difference over seeds (across jobs): mtl under {weighting} vs under equal, test log loss",
         0,
-        0.005,
+        DELTA,
     )
 
 
@@ -63,7 +64,11 @@ def analyse(c: Collection) -> Section:
                 part = summary[metric][summary[metric]["weighting"] == w].set_index("data.relatedness").reindex(rhos)
                 x = np.arange(len(rhos)) + (i - (len(weightings) - 1) / 2) * 0.3
                 err = [part["mean"] - part["low"], part["high"] - part["mean"]]
-                ax.errorbar(x, part["mean"], yerr=err, fmt="o", capsize=3, color=f"C{i + 2}", label=w)
+                ax.errorbar(
+                    x, part["mean"], yerr=err, fmt="o", capsize=3, color=style.series(i, len(weightings)), label=w
+                )
+            if metric == "test_bce":
+                ax.axhspan(-DELTA, DELTA, color="0.92", zorder=0, label=f"±delta ({DELTA:g} nats)")
             ax.set_xticks(np.arange(len(rhos)), [f"{r:g}" for r in rhos])
             ax.set_xlabel("task relatedness rho")
             ax.set_ylabel(f"gain over equal weights, {METRICS[metric]}")
