@@ -36,8 +36,11 @@ step throughput 90 sh -c "$py benchmarks/throughput.py --repeats 3 > '$out/throu
 step conv 40 sh -c "$py benchmarks/conv.py > '$out/conv.md'"
 step fused_sweep 130 sh -c "$py benchmarks/fused_sweep.py > '$out/fused_sweep.md'"
 
-fused="relatedness missing_labels help_hurt_map transfer_vs_mtl weighting affinity"
+# The study list is the registry's (harness/analysis/registry.py); the studies whose jobs
+# change shapes (width, task count) run one job at a time, every other one fused.
+studies=$($py -c "from harness.analysis.registry import main_studies; print(' '.join(main_studies()))")
 alone="capacity data_symmetry capacity_digits capacity_scenes data_symmetry_digits data_symmetry_scenes"
+fused=$(for s in $studies; do [[ " $alone " == *" $s "* ]] || echo "$s"; done | xargs)
 export XLA_PYTHON_CLIENT_PREALLOCATE=false  # the studies share the GPU
 echo "== full profile, all studies at once (limit ${FULL_LIMIT:-240}s)" | tee -a "$log"
 begin=$SECONDS

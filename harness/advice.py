@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.stats import mean_ci
+from harness.analysis import style, verdict
+from harness.analysis.stats import mean_ci
 
 ADVICE_SCHEMA_VERSION = 1
 OPTIONS = {"share": "mtl", "separate": "stl", "groups": "groups"}
@@ -115,10 +116,7 @@ def option_mean(per_seed: pd.DataFrame, option: str, metric: str) -> dict:
 
 
 def fmt(stat: dict, digits: int = 3, signed: bool = False) -> str:
-    sign = "+" if signed else ""
-    if not np.isfinite(stat["low"]):
-        return f"{stat['mean']:{sign}.{digits}f}"
-    return f"{stat['mean']:{sign}.{digits}f} [{stat['low']:{sign}.{digits}f}, {stat['high']:{sign}.{digits}f}]"
+    return verdict.fmt(stat["mean"], stat["low"], stat["high"], digits, signed)
 
 
 def summary_lines(advice: dict) -> list[str]:
@@ -135,11 +133,9 @@ def summary_lines(advice: dict) -> list[str]:
 
 def plot(advice: dict, path: Path) -> None:
     """One figure: per task, each option's test log loss with its 95% interval."""
-    from harness import plots
-
     tasks = list(advice["tasks"])
     options = list(advice["options"])
-    fig, axes = plots.figure(width=max(5.0, 1.2 * len(tasks) + 2.0))
+    fig, axes = style.figure(width=max(5.0, 1.2 * len(tasks) + 2.0))
     ax = axes[0, 0]
     offsets = np.linspace(-0.25, 0.25, len(options))
     for offset, option in zip(offsets, options, strict=True):
@@ -151,12 +147,10 @@ def plot(advice: dict, path: Path) -> None:
         label = f"{option} ({advice['options'][option]['networks']} networks)"
         ax.errorbar(np.arange(len(tasks)) + offset, mean, yerr=err, fmt="o", capsize=3, label=label)
     ax.set_xticks(np.arange(len(tasks)), tasks, rotation=30 if len(tasks) > 4 else 0)
-    ax.set_ylabel(plots.METRIC_LABEL["test_bce"])
+    ax.set_ylabel(style.METRIC_LABEL["test_bce"])
     ax.set_title("test log loss per task (95% intervals over seeds)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plots.plt.close(fig)
 
 
 def markdown(advice: dict, figure: str, seconds: float) -> str:

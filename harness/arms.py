@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 
 PAD = -1  # the task of a padding head
+from harness.arm_names import ARMS
 
 
 @dataclass(frozen=True)
@@ -54,19 +55,7 @@ class ArmSpec:
         return self.heads > 1 and self.transfer is None
 
 
-DESCRIPTIONS = {
-    "mtl": "one shared trunk, K logistic heads, masked loss over every existing label",
-    "stl": "K separate networks of the same architecture, each trained only on its task's labelled rows",
-    "mtl_drop": "shared network trained only on rows with no missing label",
-    "mtl_zero": "shared network trained with every '?' treated as label 0",
-    "mtl_equal_params": "shared network widened to about as many parameters as the K separate networks together",
-    "mtl_shuffled": "shared network whose other tasks' training labels are permuted across rows (target reported)",
-    "transfer_head": "pretrained on the other tasks, then a new target head trained on a frozen trunk",
-    "transfer_full": "pretrained on the other tasks, then the whole network fine-tuned on the target task",
-    "transfer_shuffled": "transfer_full pretrained on the other tasks' labels permuted across rows (control)",
-    "pairs": "one shared network per pair of tasks, K(K-1)/2 networks with 2 heads",
-    "groups": "one shared network per group of tasks (train.groups, or searched), trained like the separate networks",
-}
+DESCRIPTIONS = {name: arm.description for name, arm in ARMS.items()}
 
 
 def groups_arm(partition: tuple[tuple[int, ...], ...], tasks: int) -> ArmSpec:

@@ -17,6 +17,8 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from harness import arm_names
+
 
 class ConfigError(ValueError):
     """A configuration value the harness cannot run with (message is one line)."""
@@ -25,20 +27,8 @@ class ConfigError(ValueError):
 SUITES = ("synthetic", "scenes", "digits", "table")
 MODEL_KINDS = ("mlp", "cnn")
 OPTIMIZERS = ("adam", "adamw", "sgd")
-# Arms that train one network per group of tasks; see harness/arms.py.
-ARMS = (
-    "mtl",
-    "stl",
-    "mtl_drop",
-    "mtl_zero",
-    "mtl_equal_params",
-    "mtl_shuffled",
-    "transfer_head",
-    "transfer_full",
-    "transfer_shuffled",
-    "pairs",
-    "groups",
-)
+# Arms that train one network per group of tasks; declared in harness/arm_names.py.
+ARMS = tuple(arm_names.ARMS)
 # Arms that need at least two tasks: an auxiliary or source task, or a partner.
 MULTI_TASK_ARMS = ("mtl_shuffled", "transfer_head", "transfer_full", "transfer_shuffled", "pairs", "groups")
 # Arms that pretrain on the other tasks, then fine-tune the target (train.pretrain_fraction).
@@ -153,6 +143,8 @@ class RuntimeConfig:
 
 @dataclass
 class RunConfig:
+    # The analysis an experiment file declares (harness/analysis/studies); None: a plain sweep.
+    study: str | None = None
     arms: list[str] = field(default_factory=lambda: ["mtl", "stl"])
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -192,13 +184,14 @@ def from_omegaconf(cfg: Any) -> RunConfig:
     """Turn a composed (possibly untyped) config into validated dataclasses."""
     # Only the harness's own sections: Hydra's node holds values resolved per job later.
     container = {
-        key: cfg[key] if isinstance(cfg, dict) else OmegaConf.to_container(cfg[key], resolve=True)
+        key: cfg[key] if isinstance(cfg, dict) or key == "study" else OmegaConf.to_container(cfg[key], resolve=True)
         for key in schema_keys()
         if key in cfg
     }
     arms = container.get("arms", ["mtl", "stl"])
     _check(isinstance(arms, list | tuple), "arms", arms, f"a list of {', '.join(ARMS)}")
     run = RunConfig(
+        study=container.get("study"),
         arms=list(arms),
         data=_build(DataConfig, container.get("data", {}), "data"),
         model=_build(ModelConfig, container.get("model", {}), "model"),
@@ -270,6 +263,8 @@ _NAMES = {str: "string", float: "number", int: "integer", bool: "boolean"}
 def validate(run: RunConfig) -> None:
     d, m, t = run.data, run.model, run.train
     _check_types(run)
+    ok = run.study is None or (isinstance(run.study, str) and run.study.isidentifier())
+    _check(ok, "study", run.study, "null or a study name (letters, digits, underscores)")
     _check(len(run.arms) > 0, "arms", run.arms, f"a non-empty list of {', '.join(ARMS)}")
     for arm in run.arms:
         _check(arm in ARMS, "arms", arm, f"one of {', '.join(ARMS)}")

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import pandas as pd
 from sklearn.metrics import adjusted_rand_score
 
-from harness.stats import gain_per_seed, paired, summarize
+from harness.analysis.stats import gain_per_seed, paired, summarize
 
 DELTA = 0.01  # nats of test log loss: a smaller gain either way is a tie
 POINT_KEYS = ("data.task_groups", "data.relatedness", "data.relatedness_between", "train.grouping_signal")

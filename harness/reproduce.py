@@ -1,6 +1,7 @@
 """`python -m harness.reproduce [--profile quick|full] [--out DIR] [--studies A,B] [OVERRIDE ...]`: the main job.
 
-Runs every study as an ordinary Hydra multirun (`python -m harness.run -m
+Runs every study (each experiment file that states `study:`, see
+harness/analysis/registry.py) as an ordinary Hydra multirun (`python -m harness.run -m
 +experiment=NAME`, or `full/NAME` for the full profile) into DIR/runs/NAME, then writes
 the report (REPORT.md, figures, tables) into DIR. Default DIR: reports/. OVERRIDEs are
 passed to every study (for example runtime.cache_dir=... or train.seeds=5).
@@ -17,23 +18,11 @@ import sys
 import time
 from pathlib import Path
 
-from harness.collect import CollectError
+from harness.analysis.collect import CollectError
+from harness.analysis.registry import main_studies
+from harness.analysis.report import write_report
 from harness.plots_samples import draw_samples
-from harness.report import write_report
 
-MAIN_STUDIES = (
-    "capacity",
-    "capacity_scenes",
-    "capacity_digits",
-    "data_symmetry",
-    "data_symmetry_scenes",
-    "data_symmetry_digits",
-    "relatedness",
-    "missing_labels",
-    "help_hurt_map",
-)
-CONTROL_STUDIES = ("transfer_vs_mtl", "weighting", "affinity")
-STUDIES = MAIN_STUDIES + CONTROL_STUDIES
 PROFILES = {"quick": "", "full": "full/"}  # experiment name prefix per profile
 # The quick profile compiles dozens of small programs on a CPU, where compiling, not
 # training, dominates: the lighter compile pipeline keeps it inside its time budget.
@@ -101,17 +90,18 @@ def run_studies(studies: list[str], profile: str, runs: Path, overrides: list[st
 
 
 def main(argv: list[str] | None = None) -> int:
+    every = main_studies()
     parser = argparse.ArgumentParser(prog="python -m harness.reproduce", description=__doc__.splitlines()[0])
     parser.add_argument("--profile", choices=sorted(PROFILES), default="quick")
     parser.add_argument("--out", type=Path, default=Path("reports"), help="results and report folder (reports/)")
-    parser.add_argument("--studies", default=",".join(STUDIES), help=f"comma-separated subset of {', '.join(STUDIES)}")
+    parser.add_argument("--studies", default=",".join(every), help=f"comma-separated subset of {', '.join(every)}")
     parser.add_argument("--jobs", type=int, default=2, help="studies run at the same time, each in its own process (2)")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides passed to every study")
     args = parser.parse_args(argv)
     studies = [s for s in args.studies.split(",") if s]
-    unknown = [s for s in studies if s not in STUDIES]
+    unknown = [s for s in studies if s not in every]
     if unknown or not studies:
-        parser.error(f"--studies: unknown {', '.join(unknown) or '(none given)'}; accepted: {', '.join(STUDIES)}")
+        parser.error(f"--studies: unknown {', '.join(unknown) or '(none given)'}; accepted: {', '.join(every)}")
     if args.jobs < 1:
         parser.error(f"--jobs: {args.jobs} is not accepted; expected an integer >= 1")
 

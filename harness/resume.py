@@ -19,9 +19,11 @@ FINAL = ("ok", "diverged")
 
 
 def config_hash(run: RunConfig) -> str:
-    """Hash of everything that decides a job's result; `runtime` (cache, progress, resume) is left out."""
+    """Hash of everything that decides a job's result; `runtime` (cache, progress, resume) and
+    `study` (which analysis reads the result) are left out, so a result keeps its hash when
+    an experiment file is relabelled."""
     config = to_dict(run)
-    del config["runtime"]
+    del config["runtime"], config["study"]
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
 
 

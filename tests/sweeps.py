@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from pathlib import Path
 
 import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import OmegaConf
 
+from harness.config import from_omegaconf, register_schema
 from harness.results import RESULT_FILE
+from harness.run import CONF_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = [
@@ -71,3 +77,25 @@ def cli_command(sweep: Path, cache: Path, *extra: str) -> list[str]:
         f"runtime.cache_dir={cache}",
         *extra,
     ]
+
+
+def sweep(name: str):
+    """Experiment NAME composed, and every job's overrides as the basic sweeper expands them."""
+    register_schema()
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose("config", overrides=[f"+experiment={name}"], return_hydra_config=True)
+    lines = [f"{k}={v}" for k, v in cfg.hydra.sweeper.params.items()]
+    parsed = OverridesParser.create().parse_overrides(lines)
+    axes = [
+        [f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()]
+        if o.is_sweep_override()
+        else [f"{o.get_key_element()}={o.get_value_element_as_str()}"]  # a single value, e.g. data.tasks: 4
+        for o in parsed
+    ]
+    return cfg, [list(job) for job in itertools.product(*axes)]
+
+
+def job_runs(name: str):
+    """Every job of experiment NAME as a validated RunConfig (raises ConfigError on a bad one)."""
+    cfg, jobs = sweep(name)
+    return [from_omegaconf(OmegaConf.merge(cfg, OmegaConf.from_dotlist(job))) for job in jobs]

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from harness.collect import CollectError, collect, write_table
+from harness.analysis.collect import CollectError, collect, write_table
 from harness.config import RunConfig, to_dict
 from harness.results import SCHEMA_VERSION
 
@@ -68,7 +68,7 @@ def test_collect_keeps_good_jobs_and_lists_the_rest(sweep, tmp_path):
         ("4", "missing"),
         ("5", "diverged"),
     }
-    assert c.study == "capacity"
+    assert c.experiment == "capacity" and c.study is None  # schema 1 results name no study
     row = c.table[(c.table["arm"] == "stl") & (c.table["job"] == "0")].iloc[0]
     assert row["arm_params"] == 120 and row["task_name"] == "task0"
     written = write_table(c, tmp_path / "out")
@@ -126,3 +126,72 @@ def test_read_result_refuses_huge_deep_and_non_object_files(tmp_path, monkeypatc
     monkeypatch.setattr(results, "MAX_RESULT_BYTES", 4)
     with pytest.raises(results.UnreadableResult, match="over the 0 MiB cap"):
         results.read_result(big)
+
+
+def test_each_metric_comes_from_its_own_field(tmp_path):
+    result = payload(4)
+    result["records"][0] |= {"test_bce": 0.11, "test_acc": 0.22, "test_auroc": 0.33, "val_bce": 0.44, "best_step": 55}
+    job(tmp_path, 0, result)
+    table = collect(tmp_path).table
+    row = table[(table["arm"] == "mtl") & (table["task"] == 0) & (table["seed"] == 0)].set_index("metric")["value"]
+    assert row.to_dict() == {"test_bce": 0.11, "test_acc": 0.22, "test_auroc": 0.33, "val_bce": 0.44, "best_step": 55}
+
+
+def test_schema_2_reference_fields_become_rows_and_null_is_nan(tmp_path):
+    result = payload(4) | {"schema_version": 2}
+    for rec in result["records"]:
+        rec |= {"bayes_bce": 0.3, "learned_auroc": None}
+    job(tmp_path, 0, result)
+    table = collect(tmp_path).table
+    assert set(table["metric"]) >= {"bayes_bce", "learned_auroc"}
+    assert table.loc[table["metric"] == "learned_auroc", "value"].isna().all()
+
+
+def test_every_kind_of_malformed_job_is_listed_and_the_good_one_kept(tmp_path):
+    good = payload(4)
+    bad = {
+        "missing key": [{"arm": "mtl", "task": 0}],  # KeyError
+        "bad number": [{"arm": "mtl", "task": "one", "seed": 0}],  # ValueError
+        "not an object": [["mtl", 0, 0]],  # TypeError
+    }
+    job(tmp_path, 0, good)
+    for num, records in enumerate(bad.values(), start=1):
+        job(tmp_path, num, payload(4) | {"records": records})
+    job(tmp_path, 4, payload(4) | {"arms": ["mtl"]})  # AttributeError: arms is not a mapping
+    job(tmp_path, 5, payload(4) | {"schema_version": 99})
+    job(tmp_path, 6, "[1, 2]")  # a JSON list, not an object
+    job(tmp_path, 7, payload(4) | {"config": ["not", "a", "mapping"]})
+    c = collect(tmp_path)
+    kinds = {p.job: p.kind for p in c.problems}
+    assert kinds == {"1": "corrupt", "2": "corrupt", "3": "corrupt", "4": "corrupt", "5": "schema", "6": "corrupt",
+                     "7": "empty"}  # fmt: skip
+    assert set(c.table["job"]) == {"0"}
+
+
+def test_learning_curves_become_one_row_per_evaluation_network_head_and_seed(tmp_path):
+    result = payload(4)
+    result["arms"]["mtl"]["groups"] = [[0, 1]]
+    result["arms"]["stl"]["groups"] = [[0], [1]]
+    val = [[[[0.7, 0.6]], [[0.5, 0.4]]], [[[0.71, 0.61]], [[0.51, 0.41]]]]  # [S=2, E=2, G=1, H=2]
+    result["curves"] = {
+        "steps": [0, 10],
+        "mtl": {"val_bce": val, "train_loss": [[[0.9], [0.8]], [[0.91], [0.81]]]},
+        "stl": {"val_bce": [[[[0.7], [0.6]], [[0.5], [0.4]]]] * 2},
+    }
+    job(tmp_path, 0, result)
+    c = collect(tmp_path)
+    assert len(c.curves) == 2 * 2 * 2 * 2
+    row = c.curves[(c.curves["arm"] == "mtl") & (c.curves["seed"] == 1) & (c.curves["step"] == 10)]
+    assert row.set_index("task")["val_bce"].to_dict() == {0: 0.51, 1: 0.41} and set(row["train_loss"]) == {0.81}
+    stl = c.curves[(c.curves["arm"] == "stl") & (c.curves["network"] == 1) & (c.curves["step"] == 0)]
+    assert set(stl["task"]) == {1} and set(stl["val_bce"]) == {0.6}
+    written = write_table(c, tmp_path / "out")
+    assert tmp_path / "out" / "curves.parquet" in written
+
+
+def test_config_names_the_study(tmp_path):
+    result = payload(4)
+    result["config"]["study"] = "capacity"
+    job(tmp_path, 0, result)
+    c = collect(tmp_path)
+    assert c.study == "capacity" and c.name == "capacity"

@@ -5,7 +5,7 @@ import math
 import pandas as pd
 import pytest
 
-from harness.stats import crossover, delta_m, gain_summary, mean_ci, paired, summarize
+from harness.analysis.stats import delta_m, gain_summary, mean_ci, paired, summarize
 
 
 def test_mean_ci_matches_hand_computed_t_interval():
@@ -82,7 +82,28 @@ def test_summarize_groups():
     assert out["mean"].tolist() == [2.0, 5.0] and out["n"].tolist() == [2, 1]
 
 
-def test_crossover_interpolates_in_log_width():
-    assert crossover([2, 8, 32], [-0.2, -0.1, 0.1]) == pytest.approx(16.0)
-    assert crossover([0.0, 0.5, 1.0], [-0.1, 0.1, 0.2], log=False) == pytest.approx(0.25)
-    assert crossover([2, 8], [0.1, 0.2]) is None
+def _jobs_table(values):
+    """Rows (job, arm, task, seed, value) of test_bce at one sweep point held by two jobs."""
+    return pd.DataFrame(
+        [(job, 1, arm, task, seed, "test_bce", v) for job, arm, task, seed, v in values],
+        columns=["job", "point", "arm", "task", "seed", "metric", "value"],
+    )
+
+
+def test_delta_m_is_per_seed_over_tasks_and_jobs_never_pooling_seeds():
+    # stl 1.0 everywhere; mtl per (job, task, seed). Per seed, the mean over jobs and tasks of (B - N) / B:
+    # seed 0: (10 + 20 + 0 + 30) / 4 = 15%; seed 1: (5 + 5 + 15 + 15) / 4 = 10%.
+    mtl = {("a", 0, 0): 0.9, ("a", 1, 0): 0.8, ("b", 0, 0): 1.0, ("b", 1, 0): 0.7,
+           ("a", 0, 1): 0.95, ("a", 1, 1): 0.95, ("b", 0, 1): 0.85, ("b", 1, 1): 0.85}  # fmt: skip
+    rows = [(j, "mtl", t, s, v) for (j, t, s), v in mtl.items()] + [(j, "stl", t, s, 1.0) for (j, t, s) in mtl]
+    out = delta_m(_jobs_table(rows), keys=["point"], metrics=("test_bce",))
+    assert out["seed"].tolist() == [0, 1]
+    assert out["delta"].tolist() == pytest.approx([15.0, 10.0])
+
+
+def test_pairs_never_cross_jobs():
+    # Job a ran only the shared arm and job b only the separate one at the same point: no pair.
+    table = _jobs_table([("a", "mtl", 0, 0, 0.4), ("b", "stl", 0, 0, 0.5)])
+    assert paired(table, "test_bce", keys=["point"]).empty
+    both = _jobs_table([("a", "mtl", 0, 0, 0.4), ("a", "stl", 0, 0, 0.5), ("b", "mtl", 0, 0, 0.3)])
+    assert paired(both, "test_bce", keys=["point"])["gain"].tolist() == pytest.approx([0.1])

@@ -1,102 +1,111 @@
-"""Every study composes, runs at a tiny size end to end, and its report draws its figures."""
+"""Every study is declared once (its experiment file and its analysis), composes, and reports.
 
-import itertools
+The list of studies comes from the registry (harness/analysis/registry.py), never from
+a list here: a new experiment file with `study:` and its analysis are all a study needs.
+"""
+
+import re
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.override_parser.overrides_parser import OverridesParser
-from omegaconf import OmegaConf
+from fake_results import write, write_sweep
+from sweeps import job_runs
 
-from harness.config import from_omegaconf, register_schema
-from harness.reproduce import MAIN_STUDIES, STUDIES, main
-from harness.run import CONF_DIR
+from harness.analysis import registry
+from harness.analysis.report import write_report
+from harness.reproduce import main
 
-# Every study trains all five arms here, so that one compiled program per suite serves all
-# of them (compilation, not training, is what costs time at this size).
+STUDIES = registry.main_studies()
+# Tiny sweeps per study, values that keep the shapes (and so the compiled program) the same.
+# Every study trains all five arms here, so that one compiled program per suite serves all of them.
 TINY = [
     "arms=[mtl,stl,mtl_equal_params,mtl_drop,mtl_zero]",
     "data.pool=64", "data.n_val=32", "data.n_test=64", "model.width=4",
     "train.steps=20", "train.eval_every=10", "train.seeds=2", "train.batch_size=16", "runtime.progress=false",
 ]  # fmt: skip
 SUITE = {"synthetic": ["data.dim=8", "data.tasks=3"], "scenes": ["data.image_size=16", "data.tasks=4"], "digits": []}
-# Each study's sweep, shrunk to values that keep the shapes (and so the program) the same.
-SWEEPS = {
+TINY_SWEEPS = {
     "capacity": ["data.n_per_task=20", "data.relatedness=0.5,1"],
-    "capacity_scenes": ["data.n_per_task=10,20"],
-    "capacity_digits": ["data.n_per_task=10,20"],
     "data_symmetry": ["data.n_target=10", "data.n_other=0,10,30"],
-    "data_symmetry_scenes": ["data.n_target=10", "data.n_other=0,10,30"],
-    "data_symmetry_digits": ["data.n_target=10", "data.n_other=0,10,30"],
     "relatedness": ["data.n_per_task=20", "data.relatedness=0,1"],
     "missing_labels": ["data.n_per_task=30", "data.missing=0,0.5"],
     "help_hurt_map": ["data.n_per_task=10,30", "data.relatedness=0,1"],
 }
-FIGURES = {
-    "capacity": ["capacity.png", "capacity_gain.png"],
-    "capacity_scenes": ["capacity_scenes.png", "capacity_scenes_gain.png"],
-    "capacity_digits": ["capacity_digits.png", "capacity_digits_gain.png"],
-    "data_symmetry": ["data_symmetry.png", "data_symmetry_k.png"],
-    "data_symmetry_scenes": ["data_symmetry_scenes.png", "data_symmetry_scenes_k.png"],
-    "data_symmetry_digits": ["data_symmetry_digits.png", "data_symmetry_digits_k.png"],
-    "relatedness": ["relatedness.png"],
-    "missing_labels": ["missing_labels.png"],
-    "help_hurt_map": ["help_hurt_map.png", "help_hurt_map_rho.png"],
-}
 
 
-def suite_of(study: str) -> str:
-    return study.rsplit("_", 1)[-1] if study.endswith(("_scenes", "_digits")) else "synthetic"
+def suite_of(experiment: str) -> str:
+    return experiment.rsplit("_", 1)[-1] if experiment.endswith(("_scenes", "_digits")) else "synthetic"
 
 
-def test_every_study_has_a_tiny_sweep_and_figures():
-    assert set(SWEEPS) == set(MAIN_STUDIES) == set(FIGURES)
-
-
-def sweep(name: str):
-    """Experiment NAME composed, and every job's overrides as the basic sweeper expands them."""
-    register_schema()
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        cfg = compose("config", overrides=[f"+experiment={name}"], return_hydra_config=True)
-    lines = [f"{k}={v}" for k, v in cfg.hydra.sweeper.params.items()]
-    parsed = OverridesParser.create().parse_overrides(lines)
-    axes = [
-        [f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()]
-        if o.is_sweep_override()
-        else [f"{o.get_key_element()}={o.get_value_element_as_str()}"]  # a single value, e.g. data.tasks: 4
-        for o in parsed
-    ]
-    return cfg, [list(job) for job in itertools.product(*axes)]
-
-
-def job_runs(name: str):
-    """Every job of experiment NAME as a validated RunConfig (raises ConfigError on a bad one)."""
-    cfg, jobs = sweep(name)
-    return [from_omegaconf(OmegaConf.merge(cfg, OmegaConf.from_dotlist(job))) for job in jobs]
+def test_every_declared_study_has_an_analysis():
+    declared = registry.declared()
+    assert set(declared) == set(STUDIES) and len(STUDIES) >= 12
+    assert set(declared.values()) <= set(registry.load_studies())
 
 
 @pytest.mark.parametrize("study", STUDIES)
 def test_every_job_of_both_profiles_composes_and_validates(study):
     for name in (study, f"full/{study}"):
-        assert len(job_runs(name)) > 1
+        runs = job_runs(name)
+        assert len(runs) > 1 and {r.study for r in runs} == {registry.declared()[study]}
 
 
 def test_full_profile_is_paper_scale():
-    runs = [run for s in MAIN_STUDIES for run in job_runs(f"full/{s}")]
+    runs = [run for s in STUDIES if registry.declared()[s] in TINY_SWEEPS for run in job_runs(f"full/{s}")]
     assert max(r.model.width for r in runs) == 1024 and min(r.train.seeds for r in runs) >= 5
     assert any(r.data.tasks == 100 and r.data.n_other == 1000 == r.data.n_target for r in runs)
+
+
+@pytest.mark.parametrize("study", STUDIES)
+def test_each_study_reports_on_constructed_results_and_lists_a_corrupt_file(study, tmp_path):
+    sweep = write_sweep(tmp_path / study, study, references=True)
+    write(sweep, 999, '{"schema_version": 2, "status": "ok", "rec')  # cut short
+    report, _ = write_report([sweep], tmp_path / "out")
+    text = report.read_text()
+    assert "| 999 | corrupt |" in text, "a corrupt result file is listed, not a crash"
+    figures = re.findall(r"!\[[^]]*\]\(([^)]+)\)", text)
+    assert figures and all((tmp_path / "out" / f).stat().st_size > 0 for f in figures)
+    assert f"{study}_curves.png" in figures, "every study draws its learning curves"
+    verdicts = text.split("## Verdicts")[1].split("**How to read")[0]
+    assert re.search(r"\*\*(holds|contradicted|no effect|underpowered)\*\* \|", verdicts)
+
+
+def test_a_new_study_is_one_experiment_file_and_one_analysis(tmp_path, monkeypatch):
+    experiments = tmp_path / "experiments"
+    experiments.mkdir()
+    for path in registry.EXPERIMENTS.glob("*.yaml"):
+        (experiments / path.name).write_text(path.read_text())
+    (experiments / "toy.yaml").write_text("# @package _global_\nstudy: toy\narms: [mtl, stl]\n")
+    monkeypatch.setattr(registry, "EXPERIMENTS", experiments)
+    monkeypatch.setitem(registry.ANALYSES, "toy", None)
+
+    @registry.study("toy")
+    def analyse(c):
+        return registry.Section(c.name, "The toy study", "Does the registry find it?")
+
+    assert "toy" in registry.main_studies()
+    run = job_runs("relatedness")[0]
+    run.study = "toy"
+    from fake_results import payload
+
+    write(tmp_path / "sweep", 0, payload(run))
+    report, _ = write_report([tmp_path / "sweep"], tmp_path / "out")
+    assert "## The toy study" in report.read_text()
 
 
 @pytest.mark.slow
 def test_main_job_runs_every_study_and_writes_the_report(tmp_path):
     out = tmp_path / "report"
-    for study in MAIN_STUDIES:  # each study alone, as a user would run it, with its tiny sweep
-        overrides = [*TINY, *SUITE[suite_of(study)], f"runtime.cache_dir={tmp_path / 'cache'}", *SWEEPS[study]]
+    for study in STUDIES:  # each study alone, as a user would run it, with its tiny sweep
+        kind = registry.declared()[study]
+        if kind not in TINY_SWEEPS:
+            continue  # the control studies' arms and sweeps are run by their own tests
+        overrides = [*TINY, *SUITE[suite_of(study)], f"runtime.cache_dir={tmp_path / 'cache'}", *TINY_SWEEPS[kind]]
         assert main(["--out", str(out), "--studies", study, *overrides]) == 0
-        for figure in FIGURES[study]:
-            assert (out / figure).stat().st_size > 0, figure
         assert (out / "runs" / study / "0" / "result.json").exists()
         text = (out / "REPORT.md").read_text()
-        assert "| criterion | literature predicts |" in text and "Jobs left out" not in text
+        for figure in re.findall(r"!\[[^]]*\]\(([^)]+)\)", text):
+            assert (out / figure).stat().st_size > 0, figure
+        assert "| criterion | literature predicts | primary test |" in text and "Jobs left out" not in text
 
 
 def test_main_job_runs_studies_in_parallel_and_reports_their_failures(tmp_path, capsys):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -105,16 +106,102 @@ def delta_m(
     return every.groupby([*keys, "seed"], as_index=False)["delta"].mean()
 
 
-def crossover(x: Sequence[float], mean: Sequence[float], log: bool = True) -> float | None:
-    """The first x where a curve of mean gain goes from < 0 to >= 0 (interpolated, in log x if `log`).
+# --- Primary tests for verdicts (docs/analysis.md, "Statistics"; formulas from REFERENCES.md) ---
 
-    None if it never does (always helps, always hurts, or it crosses downwards only).
+ALPHA = 0.05  # two-sided level of every primary test, before Holm's correction
+POWER = 0.8  # power at which the minimal detectable effect and the seeds needed are stated
+
+
+@dataclass(frozen=True)
+class TTest:
+    """A one-sample t test over seeds of per-seed values (paired differences or slopes)."""
+
+    n: int
+    mean: float
+    sd: float
+    low: float  # 95% interval
+    high: float
+    low90: float  # 90% interval: TOST at alpha = 0.05
+    high90: float
+    p: float  # two-sided, against 0
+
+    @property
+    def d_z(self) -> float:
+        """Effect size of a paired design: mean over the sd of the per-seed values."""
+        return self.mean / self.sd if self.sd > 0 else math.nan
+
+
+def t_test(values: Sequence[float]) -> TTest:
+    """Mean, 95% and 90% t intervals and the two-sided p value of per-seed `values` (NaN dropped)."""
+    x = np.asarray([v for v in values if np.isfinite(v)], dtype=float)
+    n = len(x)
+    if n < 2:
+        mean = float(x.mean()) if n else math.nan
+        return TTest(n, mean, math.nan, math.nan, math.nan, math.nan, math.nan, math.nan)
+    mean, sd = float(x.mean()), float(x.std(ddof=1))
+    se = sd / math.sqrt(n)
+
+    def half(level: float) -> float:
+        return float(_scipy_stats.t.ppf(0.5 + level / 2, n - 1) * se)
+
+    p = float(2 * _scipy_stats.t.sf(abs(mean) / se, n - 1)) if se > 0 else float(mean == 0)
+    return TTest(n, mean, sd, mean - half(0.95), mean + half(0.95), mean - half(0.90), mean + half(0.90), p)
+
+
+def equivalent(test: TTest, delta: float) -> bool:
+    """TOST at level 0.05: the 90% interval lies inside [-delta, +delta]."""
+    return bool(test.n >= 2 and -delta < test.low90 and test.high90 < delta)
+
+
+def mde(sd: float, n: int, alpha: float = ALPHA, power: float = POWER) -> float:
+    """Minimal detectable effect of a paired t test: (t_{1-alpha/2,n-1} + t_{power,n-1}) sd / sqrt(n)."""
+    if n < 2 or not np.isfinite(sd):
+        return math.nan
+    t = _scipy_stats.t
+    return float((t.ppf(1 - alpha / 2, n - 1) + t.ppf(power, n - 1)) * sd / math.sqrt(n))
+
+
+def seeds_needed(sd: float, delta: float, alpha: float = ALPHA, power: float = POWER) -> int | None:
+    """Seeds for a paired t test to detect `delta`: the normal approximation, then iterated with t."""
+    if not (np.isfinite(sd) and delta > 0):
+        return None
+    if sd == 0:
+        return 2
+    z = _scipy_stats.norm
+    n = max(2, math.ceil(((z.ppf(1 - alpha / 2) + z.ppf(power)) * sd / delta) ** 2))
+    t = _scipy_stats.t
+    for _ in range(100):
+        better = max(2, math.ceil(((t.ppf(1 - alpha / 2, n - 1) + t.ppf(power, n - 1)) * sd / delta) ** 2))
+        if better == n:
+            break
+        n = better
+    return n
+
+
+def holm(p_values: Sequence[float], alpha: float = ALPHA) -> list[bool]:
+    """Holm's step-down: reject the i-th smallest p while p_(i) <= alpha / (m - i + 1) (i from 1)."""
+    order = sorted((p, i) for i, p in enumerate(p_values) if np.isfinite(p))
+    m = len(order)
+    reject = [False] * len(p_values)
+    for rank, (p, i) in enumerate(order):
+        if p > alpha / (m - rank):
+            break
+        reject[i] = True
+    return reject
+
+
+def slopes(frame: pd.DataFrame, x: str, value: str = "gain", by: Sequence[str] = ()) -> pd.DataFrame:
+    """Per seed (and `by`): the least-squares slope of `value` against `x` over every point.
+
+    With several lines per seed (for example one per task count K, in `by`), the slope is
+    fitted per line and the lines' slopes are averaged within the seed.
     """
-    points = sorted(zip(x, mean, strict=True))
-    for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
-        if y0 < 0 <= y1:
-            t = -y0 / (y1 - y0)
-            if log:
-                return float(math.exp(math.log(x0) + t * (math.log(x1) - math.log(x0))))
-            return float(x0 + t * (x1 - x0))
-    return None
+    rows = []
+    for key, group in frame.groupby([*by, "seed"], sort=True):
+        xs, ys = group[x].to_numpy(float), group[value].to_numpy(float)
+        ok = np.isfinite(xs) & np.isfinite(ys)
+        if ok.sum() >= 2 and np.ptp(xs[ok]) > 0:
+            key = key if isinstance(key, tuple) else (key,)
+            rows.append({"seed": key[-1], "slope": float(np.polyfit(xs[ok], ys[ok], 1)[0])})
+    out = pd.DataFrame(rows, columns=["seed", "slope"])
+    return out.groupby("seed", as_index=False)["slope"].mean()

@@ -1,0 +1,109 @@
+"""The report command: arguments checked first, nothing created on failure, any sweep reported."""
+
+import pytest
+from fake_results import payload, write
+
+from harness.analysis import style
+from harness.analysis.common import gate
+from harness.analysis.report import write_report
+from harness.config import ARMS, ConfigError, RunConfig, validate
+from harness.report import main
+from harness.resume import config_hash
+
+
+def one_run(tmp_path, name="sweep", **kwargs):
+    run = RunConfig(arms=["mtl", "stl"])
+    run.data.tasks, run.train.seeds, run.train.steps, run.train.eval_every = 3, 3, 20, 10
+    return write(tmp_path / name, 0, payload(run, **kwargs)).parent.parent
+
+
+def test_every_bad_argument_is_one_line_and_nothing_is_created(tmp_path, capsys):
+    good = one_run(tmp_path)
+    afile = tmp_path / "result.json"
+    afile.write_text("{}")
+    out = tmp_path / "out"
+    assert main([str(tmp_path / "nope"), str(afile), str(good), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {tmp_path / 'nope'}: no such folder", f"error: {afile}: is a file; expected a sweep folder"]
+    assert not out.exists()
+
+
+def test_a_folder_without_usable_results_leaves_no_report_folder(tmp_path, capsys):
+    run = RunConfig()
+    diverged = payload(run) | {"status": "diverged", "records": [], "diverged": [{"arm": "mtl", "seed": 0}]}
+    write(tmp_path / "sweep", 0, diverged)
+    assert main([str(tmp_path / "sweep")]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    assert not (tmp_path / "sweep" / "report").exists()
+    (tmp_path / "empty").mkdir()
+    assert main([str(tmp_path / "empty")]) == 2 and not (tmp_path / "empty" / "report").exists()
+
+
+@pytest.mark.parametrize("fmt", ["pdf", "svg"])
+def test_figures_in_the_format_asked_for(tmp_path, fmt):
+    sweep = one_run(tmp_path)
+    assert main([str(sweep), "--format", fmt]) == 0
+    assert (sweep / "report" / f"sweep.{fmt}").stat().st_size > 0
+    assert f"](sweep.{fmt})" in (sweep / "report" / "REPORT.md").read_text()
+
+
+def test_a_single_run_that_is_no_study_gets_arms_per_task_and_the_gain_of_sharing(tmp_path):
+    report, _ = write_report([one_run(tmp_path)], tmp_path / "out")
+    text = report.read_text()
+    assert "| point | task | mtl log loss | mtl AUROC | stl log loss | stl AUROC | gain of sharing |" in text
+    assert "| all | task0 | " in text and "| Sharing beats separate networks |" in text
+    assert (tmp_path / "out" / "sweep.png").stat().st_size > 0
+
+
+def test_the_gate_lists_the_points_it_leaves_out(tmp_path):
+    from harness.analysis.collect import collect
+
+    for job, (learned, rho) in enumerate(((0.2, 0.1), (0.9, 0.9))):
+        run = RunConfig(arms=["mtl", "stl"])
+        run.data.relatedness = rho
+        write(tmp_path, job, payload(run, job, references=True, learned=learned))
+    table = collect(tmp_path).table
+    kept, note = gate(table, ["data.relatedness"])
+    assert set(kept["job"]) == {"1"} and "Excluded (1 of 2): data.relatedness=0.1 (20%)" in note
+    old = table[table["metric"] != "learned_auroc"]
+    assert gate(old, ["data.relatedness"])[0] is old
+
+
+def test_every_arm_has_a_style_and_its_own_colour():
+    assert set(ARMS) == set(style.ARMS)
+    colours = [style.arm_style(a).color for a in ARMS]
+    assert len(set(colours)) == len(colours)
+    with pytest.raises(KeyError, match="harness/arm_names.py"):
+        style.arms_in(["mtl", "new_arm"])
+
+
+def test_the_study_key_is_checked_and_left_out_of_the_config_hash():
+    run = RunConfig(study="capacity")
+    validate(run)
+    assert config_hash(run) == config_hash(RunConfig())
+    with pytest.raises(ConfigError, match="study='not a name' is not accepted"):
+        validate(RunConfig(study="not a name"))
+
+
+def test_runs_still_improving_at_their_last_evaluation_are_counted(tmp_path):
+    run = RunConfig(arms=["mtl", "stl"])
+    run.data.tasks, run.train.seeds = 2, 2
+    result = payload(run, references=True)
+    for i, rec in enumerate(result["records"]):
+        rec["undertrained"] = float(i == 0)
+    write(tmp_path / "sweep", 0, result)
+    report, _ = write_report([tmp_path / "sweep"], tmp_path / "out")
+    assert "1 of 8 (arm, task, seed) runs were still improving" in report.read_text()
+
+
+@pytest.mark.slow
+def test_the_analysis_never_imports_jax_or_the_trainer():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, harness.report, harness.analysis.registry as r; r.load_studies(); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'jax' or m == 'harness.trainer'))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr[-500:]

@@ -1,0 +1,88 @@
+"""Primary tests and verdict rules against hand-computed values."""
+
+import math
+
+import pytest
+
+from harness.analysis.stats import TTest, equivalent, holm, mde, seeds_needed, slopes, t_test
+from harness.analysis.verdict import Criterion, decide, fmt, verdicts
+
+GAIN = Criterion("sharing helps", "gain > 0", "paired difference", +1, 0.01)
+
+
+def test_t_test_matches_the_closed_form_for_two_degrees_of_freedom():
+    # mean 2, sd 1, n 3, se 1/sqrt(3). With 2 df, F(t) = 1/2 + t / (2 sqrt(2 + t^2)), so
+    # t_0.975 = 4.302653, t_0.95 = 2.919986 and p = 1 - t/sqrt(2 + t^2) at t = 2 sqrt(3).
+    t = t_test([1.0, 2.0, 3.0])
+    se = 1 / math.sqrt(3)
+    assert (t.n, t.mean, t.sd) == (3, 2.0, 1.0)
+    assert t.high - t.mean == pytest.approx(4.302653 * se, rel=1e-6)
+    assert t.high90 - t.mean == pytest.approx(2.919986 * se, rel=1e-6)
+    assert t.p == pytest.approx(1 - 2 * math.sqrt(3) / math.sqrt(14), rel=1e-6)
+    assert t.d_z == 2.0
+
+
+def test_tost_needs_the_90_percent_interval_inside_delta():
+    t = t_test([0.1, 0.2, 0.3])  # 90% interval 0.2 +- 2.919986 * 0.1 / sqrt(3) = [0.0314, 0.3686]
+    assert equivalent(t, 0.37) and not equivalent(t, 0.36)
+
+
+def test_minimal_detectable_effect_and_seeds_needed():
+    # (t_{0.975,2} + t_{0.8,2}) / sqrt(3); t_{0.8,2} = sqrt(1.125) from the closed form above.
+    assert mde(1.0, 3) == pytest.approx((4.302653 + math.sqrt(1.125)) / math.sqrt(3), rel=1e-6)
+    # normal start: (1.959964 + 0.841621)^2 = 7.85 -> 8; with t: 8 -> 11 -> 10 -> 10
+    assert seeds_needed(1.0, 1.0) == 10
+    assert seeds_needed(0.5, 1.0) < seeds_needed(1.0, 1.0) < seeds_needed(2.0, 1.0)
+
+
+def test_holm_steps_down_and_stops_at_the_first_kept_hypothesis():
+    assert holm([0.01, 0.04, 0.03]) == [True, False, False]  # 0.03 > 0.05 / 2
+    assert holm([0.01, 0.02, 0.04]) == [True, True, True]  # Bonferroni would keep 0.02 and 0.04
+    assert holm([0.2, float("nan")]) == [False, False]
+
+
+def test_slopes_are_fitted_per_seed_and_averaged_over_lines():
+    import pandas as pd
+
+    rows = [(0, 1, x, 2 * x) for x in range(3)] + [(0, 2, x, 4 * x) for x in range(3)]
+    rows += [(1, 1, x, 1.0) for x in range(3)] + [(1, 2, x, 1.0) for x in range(3)]
+    frame = pd.DataFrame(rows, columns=["seed", "k", "x", "gain"])
+    out = slopes(frame, "x", by=["k"])
+    assert out["slope"].tolist() == pytest.approx([3.0, 0.0])
+
+
+def test_verdict_rules_on_constructed_inputs():
+    clear = [0.10, 0.11, 0.12, 0.09, 0.10]
+    tight = [0.001, -0.001, 0.0005, -0.0005, 0.0]
+    noisy = [0.10, -0.10, 0.05, -0.02]
+    rows = [(GAIN, clear, ""), (GAIN, [-v for v in clear], ""), (GAIN, tight, ""), (GAIN, noisy, "")]
+    assert [v.outcome for v in verdicts(rows)] == ["holds", "contradicted", "no effect", "underpowered"]
+    same = Criterion("weighting matches equal", "no effect", "paired difference", 0, 0.01)
+    assert [v.outcome for v in verdicts([(same, tight, ""), (same, clear, ""), (same, noisy, "")])] == [
+        "holds",
+        "contradicted",
+        "underpowered",
+    ]
+
+
+def test_a_verdict_takes_its_side_from_the_interval_not_the_mean():
+    crossing = TTest(n=3, mean=0.5, sd=1.0, low=-0.1, high=1.1, low90=0.0, high90=1.0, p=0.01)
+    assert decide(GAIN, crossing, significant=True) == "underpowered"
+
+
+def test_holm_decides_which_effects_count():
+    # Three criteria, each p about 0.03: alone each holds, after Holm none does.
+    values = [0.03, 0.05, 0.07, 0.01, 0.09]
+    alone = verdicts([(GAIN, values, "")])[0]
+    assert alone.outcome == "holds" and 0.01 < alone.test.p < 0.05
+    assert [v.outcome for v in verdicts([(GAIN, values, "")] * 3)] == ["underpowered"] * 3
+
+
+def test_underpowered_rows_state_the_seeds_needed():
+    (v,) = verdicts([(GAIN, [0.10, -0.10, 0.05, -0.02], "")])
+    assert v.power.startswith("4 seeds; MDE ") and f"~{seeds_needed(v.test.sd, 0.01)} seeds to detect 0.01" in v.power
+
+
+def test_one_interval_format():
+    assert fmt(0.0123, -0.001, 0.0256) == "+0.012 [-0.001, +0.026]"
+    assert fmt(0.5) == "+0.500" and fmt(float("nan")) == "n/a"
