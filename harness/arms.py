@@ -22,8 +22,9 @@ from itertools import combinations
 import jax
 import jax.numpy as jnp
 
-PAD = -1  # the task of a padding head
 from harness.arm_names import ARMS
+
+PAD = -1  # the task of a padding head
 
 
 @dataclass(frozen=True)
