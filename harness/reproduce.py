@@ -1,7 +1,7 @@
 """`python -m harness.reproduce [--profile quick|full] [--out DIR] [--studies A,B] [OVERRIDE ...]`: the main job.
 
 Runs every study as an ordinary Hydra multirun (`python -m harness.run -m
-+experiment=NAME`, or `full/NAME` for the full profile) into DIR/runs/NAME, then writes
+experiment=NAME`, or `full/NAME` for the full profile) into DIR/runs/NAME, then writes
 the report (REPORT.md, figures, tables) into DIR. Default DIR: reports/. OVERRIDEs are
 passed to every study (for example runtime.cache_dir=... or train.seeds=5).
 """
@@ -46,7 +46,7 @@ def study_command(name: str, profile: str, runs: Path, overrides: list[str]) -> 
         "-m",
         "harness.run",
         "-m",
-        f"+experiment={PROFILES[profile]}{name}",
+        f"experiment={PROFILES[profile]}{name}",
         f"hydra.sweep.dir={runs / name}",
         *PROFILE_OVERRIDES[profile],
         *overrides,
