@@ -8,6 +8,7 @@ honour, with one line that names the key and what is accepted.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,7 @@ ARMS = (
 # Arms that need at least two tasks: an auxiliary or source task, or a partner.
 MULTI_TASK_ARMS = ("mtl_shuffled", "transfer_head", "transfer_full", "pairs")
 WEIGHTINGS = ("equal", "uncertainty", "pcgrad")  # see harness/gradients.py
+TRACKERS = ("none", "mlflow")  # see harness/tracking/
 
 
 @dataclass
@@ -109,6 +111,10 @@ class RuntimeConfig:
     # Compile with a lighter LLVM pipeline: programs compile about 2-3x faster and small
     # networks train up to ~1.5x slower on a CPU. Process-wide (set it for a whole sweep).
     fast_compile: bool = False
+    # Experiment tracking of every sweep and job (harness/tracking/); "none": off.
+    tracking: str = "none"
+    # Where to track; empty: a local store mlruns/ beside the run or sweep folder.
+    tracking_uri: str = ""
 
 
 @dataclass
@@ -181,7 +187,7 @@ def _check(ok: bool, key: str, value: Any, accepted: str) -> None:
 
 
 def validate(run: RunConfig) -> None:
-    d, m, t = run.data, run.model, run.train
+    d, m, t, r = run.data, run.model, run.train, run.runtime
     _check(len(run.arms) > 0, "arms", run.arms, f"a non-empty list of {', '.join(ARMS)}")
     for arm in run.arms:
         _check(arm in ARMS, "arms", arm, f"one of {', '.join(ARMS)}")
@@ -265,6 +271,13 @@ def validate(run: RunConfig) -> None:
         "train.pretrain_fraction",
         t.pretrain_fraction,
         f"a fraction leaving at least one pretraining and one fine-tuning step of train.steps={t.steps}",
+    )
+    _check(r.tracking in TRACKERS, "runtime.tracking", r.tracking, f"one of {', '.join(TRACKERS)}")
+    _check(
+        r.tracking != "mlflow" or importlib.util.find_spec("mlflow") is not None,
+        "runtime.tracking",
+        r.tracking,
+        "none, or mlflow with the mlflow extra installed (pip install 'mtl-harness[mlflow]')",
     )
     _check(t.affinity_every >= 0, "train.affinity_every", t.affinity_every, "an integer >= 0 (0: off)")
     if t.affinity_every:

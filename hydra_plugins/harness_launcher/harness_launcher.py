@@ -2,7 +2,7 @@
 
 - every job's config is validated before any job runs, so an impossible sweep fails
   with one line and leaves no partial results;
-- a progress bar over the sweep's jobs.
+- a progress bar over the sweep's jobs (runtime.progress, on a terminal only).
 """
 
 import logging
@@ -14,7 +14,7 @@ from hydra.core.config_store import ConfigStore
 from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job, setup_globals
 from hydra.plugins.launcher import Launcher
 from hydra.types import HydraContext, TaskFunction
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class HarnessLauncher(Launcher):
         return configs
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
-        from tqdm.auto import tqdm
+        from harness.runtime import progress_bar
 
         setup_globals()
         configs = self.job_configs(job_overrides, initial_job_idx)
@@ -61,7 +61,9 @@ class HarnessLauncher(Launcher):
         Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
         log.info(f"Launching {len(configs)} jobs locally")
         runs = []
-        for cfg, overrides in tqdm(list(zip(configs, job_overrides, strict=True)), desc="sweep", unit="job"):
+        jobs = list(zip(configs, job_overrides, strict=True))
+        show = bool(OmegaConf.select(self.config, "runtime.progress", default=True))
+        for cfg, overrides in progress_bar(show, iterable=jobs, desc="sweep", unit="job"):
             log.info(f"\t#{cfg.hydra.job.num} : {' '.join(filter_overrides(overrides))}")
             runs.append(
                 run_job(
