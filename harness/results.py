@@ -1,6 +1,6 @@
 """result.json: what one job writes, and how it is written (atomically).
 
-Schema version 1 is documented in README.md ("The result file").
+Schema version 1 is documented in docs/results.md.
 """
 
 from __future__ import annotations

@@ -99,13 +99,13 @@ class TrackingCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from harness.config import ConfigError, from_omegaconf
 
+        if str(OmegaConf.select(config, "runtime.tracking", default="none")) not in BACKENDS:
+            return
         try:
             from_omegaconf(config)  # a bad value ends the sweep before any job: no run to open
         except ConfigError:
             return
         backend = self._backend(config)
-        if backend is None:
-            return
         self.started = time.time()
         sweep_dir = Path(str(config.hydra.sweep.dir))
         self.swept = swept_keys(list(config.hydra.overrides.task)) | set(config.hydra.sweeper.get("params") or {})
