@@ -47,7 +47,7 @@ begin=$SECONDS
 for study in $fused $alone; do
   launcher=$([[ " $fused " == *" $study "* ]] && echo "hydra/launcher=fused hydra.launcher.max_jobs=10" || echo "")
   ( b=$SECONDS
-    timeout "${FULL_LIMIT:-240}" $py -m harness.run -m "+experiment=full/$study" $launcher runtime.progress=false \
+    timeout "${FULL_LIMIT:-240}" $py -m harness.run -m "experiment=full/$study" $launcher runtime.progress=false \
       "hydra.sweep.dir=$out/full/$study" >"$out/full-$study.log" 2>&1
     echo "== full/$study: exit $? after $((SECONDS - b))s, $(ls "$out"/full/"$study"/*/result.json 2>/dev/null | wc -l) results" >>"$log" ) &
 done

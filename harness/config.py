@@ -8,6 +8,7 @@ honour, with one line that names the key and what is accepted.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import sys
 import types
 import typing
@@ -42,6 +43,7 @@ MAX_INT = 2**31 - 1
 FLOAT32_MAX = 3.4028234663852886e38
 LABELLINGS = ("overlap", "disjoint")  # see harness/data/base.py
 GROUPING_SIGNALS = ("affinity", "pairs")  # see harness/grouping.py
+TRACKERS = ("none", "mlflow")  # see harness/tracking/
 
 
 @dataclass
@@ -139,6 +141,10 @@ class RuntimeConfig:
     # Compile with a lighter LLVM pipeline: programs compile about 2-3x faster and small
     # networks train up to ~1.5x slower on a CPU. Process-wide (set it for a whole sweep).
     fast_compile: bool = False
+    # Experiment tracking of every sweep and job (harness/tracking/); "none": off.
+    tracking: str = "none"
+    # Where to track; empty: a local store mlruns/ beside the run or sweep folder.
+    tracking_uri: str = ""
 
 
 @dataclass
@@ -261,7 +267,7 @@ _NAMES = {str: "string", float: "number", int: "integer", bool: "boolean"}
 
 
 def validate(run: RunConfig) -> None:
-    d, m, t = run.data, run.model, run.train
+    d, m, t, r = run.data, run.model, run.train, run.runtime
     _check_types(run)
     ok = run.study is None or (isinstance(run.study, str) and run.study.isidentifier())
     _check(ok, "study", run.study, "null or a study name (letters, digits, underscores)")
@@ -384,6 +390,13 @@ def validate(run: RunConfig) -> None:
         "train.pretrain_fraction",
         t.pretrain_fraction,
         f"a fraction leaving at least one pretraining and one fine-tuning step of train.steps={t.steps}",
+    )
+    _check(r.tracking in TRACKERS, "runtime.tracking", r.tracking, f"one of {', '.join(TRACKERS)}")
+    _check(
+        r.tracking != "mlflow" or importlib.util.find_spec("mlflow") is not None,
+        "runtime.tracking",
+        r.tracking,
+        "none, or mlflow with the mlflow extra installed (pip install 'mtl-harness[mlflow]')",
     )
     _check(t.affinity_every >= 0, "train.affinity_every", t.affinity_every, "an integer >= 0 (0: off)")
     if t.affinity_every:

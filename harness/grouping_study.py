@@ -1,4 +1,4 @@
-"""Study "grouping" (experiments/grouping.yaml): its statistics, as pure functions of a tidy table.
+"""Study "grouping" (harness/experiments/grouping.yaml): its statistics, as pure functions of a tidy table.
 
 Two questions, fixed before any run:
 

@@ -19,7 +19,7 @@ from omegaconf import OmegaConf
 from harness.config import DataConfig
 from harness.data import make_dataset, task_names
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf" / "data"
+CONF_DIR = Path(__file__).resolve().parent / "conf" / "data"
 
 
 def suite_config(suite: str, **overrides) -> DataConfig:

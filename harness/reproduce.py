@@ -2,7 +2,7 @@
 
 Runs every study (each experiment file that states `study:`, see
 harness/analysis/registry.py) as an ordinary Hydra multirun (`python -m harness.run -m
-+experiment=NAME`, or `full/NAME` for the full profile) into DIR/runs/NAME, then writes
+experiment=NAME`, or `full/NAME` for the full profile) into DIR/runs/NAME, then writes
 the report (REPORT.md, figures, tables) into DIR. Default DIR: reports/. OVERRIDEs are
 passed to every study (for example runtime.cache_dir=... or train.seeds=5).
 """
@@ -35,7 +35,7 @@ def study_command(name: str, profile: str, runs: Path, overrides: list[str]) -> 
         "-m",
         "harness.run",
         "-m",
-        f"+experiment={PROFILES[profile]}{name}",
+        f"experiment={PROFILES[profile]}{name}",
         f"hydra.sweep.dir={runs / name}",
         *PROFILE_OVERRIDES[profile],
         *overrides,

@@ -1,6 +1,6 @@
 """result.json: what one job writes, and how it is written (atomically).
 
-Schema version 1 is documented in README.md ("The result file"); version 2 adds the
+The schema (version 2) is documented in docs/results.md; version 2 added the
 learnability references (docs/task-families.md).
 """
 

@@ -35,7 +35,7 @@ from harness.config import ConfigError, from_omegaconf, register_schema
 from harness.errors import one_line
 from harness.results import RESULT_FILE, discard_if_bookkeeping_only, write_json_atomic
 
-CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+CONF_DIR = str(Path(__file__).resolve().parent / "conf")  # package data: found from an installed copy too
 log = logging.getLogger(__name__)
 
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
+import subprocess
 import sys
 from importlib import metadata
+from pathlib import Path
+
+import harness
 
 FAST_COMPILE_FLAG = "--xla_backend_optimization_level=1"
 
@@ -15,6 +20,13 @@ def request_fast_compile() -> None:
     flags = os.environ.get("XLA_FLAGS", "")
     if FAST_COMPILE_FLAG not in flags:
         os.environ["XLA_FLAGS"] = f"{flags} {FAST_COMPILE_FLAG}".strip()
+
+
+def progress_bar(show: bool, **kwargs):
+    """A tqdm bar on stderr, drawn only when `show` (runtime.progress) and stderr is a terminal."""
+    from tqdm.auto import tqdm
+
+    return tqdm(disable=None if show else True, **kwargs)  # None: tqdm turns itself off off a terminal
 
 
 def enable_compilation_cache(cache_dir: str) -> None:
@@ -41,6 +53,8 @@ def environment() -> dict:
         except metadata.PackageNotFoundError:
             versions[package] = None
     return {
+        "harness": harness.__version__,
+        "commit": source_commit(),
         **versions,
         "python": sys.version.split()[0],
         "platform": device.platform,
@@ -49,3 +63,27 @@ def environment() -> dict:
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
     }
+
+
+@functools.cache
+def source_commit() -> str | None:
+    """The git commit of the harness source that is running ("+dirty" if edited), or None.
+
+    None for an installed copy: only a package that lives in the checkout's work tree
+    reports the checkout's commit, not one installed into a virtual environment inside it.
+    """
+    package = Path(harness.__file__).resolve().parent
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=package, capture_output=True, text=True, timeout=10)
+        if done.returncode != 0:
+            raise OSError(done.stderr.strip())
+        return done.stdout.strip()
+
+    try:
+        if Path(git("rev-parse", "--show-toplevel")).resolve() / "harness" != package:
+            return None
+        commit = git("rev-parse", "HEAD")
+        return commit + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+    except (OSError, subprocess.SubprocessError):  # no git, not a checkout, or git too slow
+        return None

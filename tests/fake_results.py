@@ -68,7 +68,7 @@ def write_sweep(folder: Path, experiment: str, **kwargs) -> Path:
     """A sweep folder holding one constructed result.json per job of experiment NAME."""
     for job, run in enumerate(job_runs(experiment)):
         result = payload(run, job, **kwargs)
-        result["overrides"] = [f"+experiment={experiment}"]
+        result["overrides"] = [f"experiment={experiment}"]
         write(folder, job, result)
     return folder
 

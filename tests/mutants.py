@@ -158,7 +158,7 @@ def main(names: list[str]) -> int:
     survived = 0
     with tempfile.TemporaryDirectory() as folder:
         tree = Path(folder)
-        for part in ("harness", "tests", "conf", "hydra_plugins"):
+        for part in ("harness", "tests", "hydra_plugins"):
             shutil.copytree(ROOT / part, tree / part, ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copy(ROOT / "pyproject.toml", tree)
         for mutant in chosen:

@@ -83,7 +83,7 @@ def sweep(name: str):
     """Experiment NAME composed, and every job's overrides as the basic sweeper expands them."""
     register_schema()
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        cfg = compose("config", overrides=[f"+experiment={name}"], return_hydra_config=True)
+        cfg = compose("config", overrides=[f"experiment={name}"], return_hydra_config=True)
     lines = [f"{k}={v}" for k, v in cfg.hydra.sweeper.params.items()]
     parsed = OverridesParser.create().parse_overrides(lines)
     axes = [

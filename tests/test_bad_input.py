@@ -140,7 +140,7 @@ def compose(*overrides: str):
     from harness.config import register_schema
 
     register_schema()
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(ROOT / "harness" / "conf"), version_base="1.3"):
         return from_omegaconf(hydra_compose("config", overrides=list(overrides)))
 
 

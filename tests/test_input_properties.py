@@ -196,7 +196,7 @@ def test_any_command_line_override_loads_or_is_one_short_line(pairs):
 
     register_schema()
     try:
-        with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        with initialize_config_dir(config_dir=str(ROOT / "harness" / "conf"), version_base="1.3"):
             from_omegaconf(compose("config", overrides=[f"{key}={value}" for key, value in pairs]))
     except Exception as error:  # noqa: BLE001 - the CLI turns every error into one line, exit 2
         message = one_line(error)

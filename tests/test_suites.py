@@ -284,7 +284,7 @@ def test_hydra_composes_each_suite(suite):
 
     register_schema()
     extra = ["data.path=x.csv", "data.labels=[a,b]"] if suite == "table" else ["model=cnn"]
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(ROOT / "harness" / "conf"), version_base="1.3"):
         run = from_omegaconf(compose("config", overrides=[f"data={suite}", *extra]))
     assert run.data.suite == suite
     assert run.data.tasks == {"scenes": 4, "digits": 10, "table": 2}[suite]

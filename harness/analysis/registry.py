@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from harness.analysis.collect import Collection
 from harness.analysis.verdict import Verdict
 
-EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 
 
 @dataclass
@@ -70,7 +70,7 @@ def load_studies() -> dict[str, Analysis]:
 
 
 def declared(folder: Path | None = None) -> dict[str, str]:
-    """{experiment name: study} for every experiment file (experiments/) that states `study:` itself."""
+    """{experiment name: study} for every experiment file (harness/experiments/) that states `study:` itself."""
     out = {}
     for path in sorted((folder or EXPERIMENTS).glob("*.yaml")):
         values = yaml.safe_load(path.read_text()) or {}

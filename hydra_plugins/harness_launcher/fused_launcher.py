@@ -49,11 +49,9 @@ class FusedLauncher(HarnessLauncher):
         self.max_jobs = max_jobs
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
-        from tqdm.auto import tqdm
-
         from harness import resume
         from harness.config import from_omegaconf
-        from harness.runtime import enable_compilation_cache, request_fast_compile
+        from harness.runtime import enable_compilation_cache, progress_bar, request_fast_compile
 
         setup_globals()
         configs = self.job_configs(job_overrides, initial_job_idx)
@@ -75,15 +73,13 @@ class FusedLauncher(HarnessLauncher):
         log.info(f"Launching {len(configs)} jobs as {len(chunks)} fused programs ({len(done)} already complete)")
 
         returns: dict[int, JobReturn] = {i: self.run_one(configs[i], self.task_function) for i in sorted(done)}
-        bar = tqdm(total=len(todo), desc="sweep", unit="job")
+        show = runs[0].runtime.progress
+        bar = progress_bar(show, total=len(todo), desc="sweep", unit="job")
         for chunk in chunks:
             members = [runs[i] for i in chunk]
             steps = members[0].train.steps // members[0].train.eval_every
-            show = members[0].runtime.progress
             try:
-                with tqdm(
-                    total=steps, desc=f"{len(chunk)} jobs", unit="eval", leave=False, disable=None if show else True
-                ) as inner:
+                with progress_bar(show, total=steps, desc=f"{len(chunk)} jobs", unit="eval", leave=False) as inner:
                     payloads = fused.run_group(members, on_chunk=lambda _, inner=inner: inner.update(1))
             except Exception:  # noqa: BLE001 - rerun one by one; each failure lands on its own job
                 log.exception(f"fused program of jobs {chunk} failed; running them one by one")

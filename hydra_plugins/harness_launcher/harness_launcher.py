@@ -5,7 +5,7 @@
   line and leaves no partial results;
 - a job whose output folder cannot be written (a full disk) is one line naming the
   folder, and the sweep goes on to its summary;
-- a progress bar over the sweep's jobs.
+- a progress bar over the sweep's jobs (runtime.progress, on a terminal only).
 """
 
 import logging
@@ -63,14 +63,18 @@ class HarnessLauncher(Launcher):
         return configs
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
-        from tqdm.auto import tqdm
+        from harness.runtime import progress_bar
 
         setup_globals()
         configs = self.job_configs(job_overrides, initial_job_idx)
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
         Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
         log.info(f"Launching {len(configs)} jobs locally")
-        return [self.run_one(cfg, self.task_function) for cfg in tqdm(configs, desc="sweep", unit="job")]
+        show = bool(OmegaConf.select(self.config, "runtime.progress", default=True))
+        return [
+            self.run_one(cfg, self.task_function)
+            for cfg in progress_bar(show, iterable=configs, desc="sweep", unit="job")
+        ]
 
     def run_one(self, cfg: DictConfig, task: TaskFunction) -> JobReturn:
         log.info(f"\t#{cfg.hydra.job.num} : {' '.join(filter_overrides(list(cfg.hydra.overrides.task)))}")

@@ -1,4 +1,4 @@
-"""Which tasks should share: TAG's lookahead affinity against measured pair gains (experiments/affinity.yaml).
+"""Which tasks should share: TAG's lookahead affinity against measured pair gains (harness/experiments/affinity.yaml).
 
 Z_{i->j} is measured on the all-task network (arm mtl) and averaged over steps; the pair
 gain of task j with partner i is stl's test log loss of j minus that of head j of the

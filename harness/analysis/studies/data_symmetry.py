@@ -1,4 +1,4 @@
-"""Data symmetry: the lecture's A100 case (experiments/data_symmetry*.yaml)."""
+"""Data symmetry: the lecture's A100 case (harness/experiments/data_symmetry*.yaml)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Where sharing helps and where it hurts (experiments/help_hurt_map.yaml)."""
+"""Where sharing helps and where it hurts (harness/experiments/help_hurt_map.yaml)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Missing labels: the masked loss against dropping rows or reading '?' as 0 (experiments/missing_labels.yaml)."""
+"""Missing labels: the masked loss against dropping rows or reading '?' as 0.
+
+Sweep: harness/experiments/missing_labels.yaml.
+"""
 
 from __future__ import annotations
 
