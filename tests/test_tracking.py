@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 
@@ -149,7 +150,8 @@ def test_a_sweep_is_one_parent_run_with_a_child_run_per_job(tmp_path, monkeypatc
     for child in children:
         assert child.info.status == "FINISHED" and child.data.params["train.lr"] == "0.003"
         history = client.get_metric_history(child.info.run_id, "val_bce/mtl/task0")
-        assert [m.step for m in history] == [10, 20]  # TINY: 20 steps, evaluated every 10
+        steps = json.loads((sweep / child.info.run_name.split(":")[0] / "result.json").read_text())["curves"]["steps"]
+        assert [m.step for m in history] == steps and steps[0] == 0 and steps[-1] == 20  # every evaluation of TINY
         assert 0 < child.data.metrics["test_auroc/stl/task1"] <= 1
         assert [a.path for a in client.list_artifacts(child.info.run_id)] == ["result.json"]
     assert [a.path for a in client.list_artifacts(parent.info.run_id)] == ["multirun.yaml"]

@@ -130,11 +130,13 @@ class TrackingCallback(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if self.parent is None:
             return
-        from harness.summary import tally
+        from collections import Counter
+
+        from harness.summary import statuses
 
         backend = self._backend(config)
         sweep_dir = Path(str(config.hydra.sweep.dir))
-        counts = tally(sweep_dir, self.started)
+        counts = Counter(statuses(sweep_dir, self.started).values())
         metrics = {f"jobs_{status.replace(' ', '_')}": float(n) for status, n in counts.items()}
         failed = bool(counts["failed"] or counts["no result"])
         artifacts = [p for p in (sweep_dir / "multirun.yaml", *report_files(sweep_dir)) if p.exists()]
