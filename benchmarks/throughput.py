@@ -10,11 +10,13 @@ batch shared by all K would let XLA merge their first layers into one matrix pro
 The sampled floor is the same loop gathering a new batch of rows from a pool of 1,024
 at every step (indices drawn before the loop), the least any real training does.
 The harness number includes in-graph sampling, masking and one evaluation on
-validation and test data every `--eval-every` steps. Each number is the
+validation and test data at each step of its schedule (`--eval-schedule`: linear, the
+default, evaluates at step 0 and every `--eval-every` steps; log, the harness's default,
+adds the doubling steps 1, 2, 4, ... below `--eval-every`). Each number is the
 best of `--repeats` timed runs after a compiling one: a run at width 16 lasts tens of
 milliseconds, and single runs on a shared machine varied by 1.5x.
 
-    python benchmarks/throughput.py [--widths 16 128 1024] [--steps 300] [--repeats 5]
+    python benchmarks/throughput.py [--widths 16 128 1024] [--steps 300] [--repeats 5] [--eval-schedule linear]
 """
 
 from __future__ import annotations
@@ -71,12 +73,13 @@ def floor(width: int, networks: int, heads: int, steps: int, repeats: int, sampl
     return networks * steps / min(seconds)
 
 
-def harness(width: int, arm: str, steps: int, eval_every: int, repeats: int) -> float:
+def harness(width: int, arm: str, steps: int, eval_every: int, repeats: int, schedule: str) -> float:
     run = RunConfig(arms=[arm])
     run.data.tasks, run.data.dim, run.data.pool, run.data.n_per_task = TASKS, DIM, 1024, 1024
     run.data.n_val, run.data.n_test = 500, 2000
     run.model.width, run.model.depth = width, 2
     run.train.steps, run.train.batch_size, run.train.eval_every, run.train.seeds = steps, BATCH, eval_every, 1
+    run.train.eval_schedule = schedule
     data = make_replicates(run.data, 1)
     static = static_of(run, data.x_train.shape[2:])
     args = (static, replicate_keys(run), data, hyperparams(run.train), steps)
@@ -90,12 +93,16 @@ def main() -> None:
     parser.add_argument("--widths", type=int, nargs="+", default=[16, 128, 1024])
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--eval-every", type=int, default=100)
+    # linear keeps the workload the floor is compared with (evaluations at 0, 100, 200, 300);
+    # log adds 7 evaluations below step 100, a protocol cost measured on its own.
+    parser.add_argument("--eval-schedule", choices=("log", "linear"), default="linear")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per number; the best one counts")
     args = parser.parse_args()
     env = environment()
     print(f"device: {env['platform']} {env['device']} ({env['cpu_count']} CPUs), jax {env['jax']}")
     print(
-        f"K={TASKS}, batch {BATCH}, Adam, {args.steps} steps, eval every {args.eval_every}; "
+        f"K={TASKS}, batch {BATCH}, Adam, {args.steps} steps, eval every {args.eval_every} "
+        f"({args.eval_schedule} schedule); "
         f"net-steps/s, best of {args.repeats} runs\n"
     )
     print("| arm | width | floor | harness | harness / floor | sampled floor | harness / sampled floor |")
@@ -104,7 +111,7 @@ def main() -> None:
         for width in args.widths:
             base = floor(width, networks, heads, args.steps, args.repeats)
             drawn = floor(width, networks, heads, args.steps, args.repeats, sampled=True)
-            ours = harness(width, arm, args.steps, args.eval_every, args.repeats)
+            ours = harness(width, arm, args.steps, args.eval_every, args.repeats, args.eval_schedule)
             print(
                 f"| {arm} | {width} | {base:,.0f} | {ours:,.0f} | {ours / base:.2f}x "
                 f"| {drawn:,.0f} | {ours / drawn:.2f}x |",
