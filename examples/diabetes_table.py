@@ -13,6 +13,7 @@ outcome was recorded for every patient.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 from sklearn.datasets import load_diabetes
@@ -31,6 +32,7 @@ def main(path: str) -> None:
         cells = np.where(values, "yes", "no").astype(object)
         cells[rng.random(len(cells)) < 0.3] = ""
         table[name] = cells
+    Path(path).parent.mkdir(parents=True, exist_ok=True)  # the README writes into outputs/
     table.to_csv(path, index=False)
     print(f"wrote {path}: {len(table)} rows, features {', '.join(table.columns[:-3])}, labels {', '.join(labels)}")
 
