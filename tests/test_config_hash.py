@@ -42,12 +42,16 @@ def changed(section: str | None, name: str) -> RunConfig:
 
 def test_every_section_but_runtime_is_covered():
     assert {s for s, _ in DECIDING} == {"data", "model", "train"}
-    assert {f.name for f in dataclasses.fields(RunConfig)} == {*SECTIONS, "arms"}
+    assert {f.name for f in dataclasses.fields(RunConfig)} == {*SECTIONS, "arms", "study"}
 
 
 @pytest.mark.parametrize(("section", "name"), [*DECIDING, (None, "arms")])
 def test_config_hash_changes_with_every_field_that_decides_the_result(section, name):
     assert config_hash(changed(section, name)) != config_hash(RunConfig())
+
+
+def test_config_hash_ignores_the_study_label():
+    assert config_hash(changed(None, "study")) == config_hash(RunConfig())  # it names the analysis, not the run
 
 
 @pytest.mark.parametrize("name", fields("runtime"))
