@@ -2,38 +2,44 @@
 
 from __future__ import annotations
 
-import time
+import os
 from collections import Counter
 
 from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import OmegaConf
 
 from harness.results import RESULT_FILE, write_json_atomic
-from harness.summary import SKIPPED_MARKER, SweepSummary, describe, tally
+from harness.summary import SKIPPED_MARKER, SLACK_SECONDS, SweepSummary, describe, tally
 
 
-def job(sweep, name: str, status: str | None, skipped: bool = False):
+def job(sweep, name: str, payload: dict | None, skipped: bool = False, written: float | None = None):
     folder = sweep / name
     (folder / ".hydra").mkdir(parents=True)
-    (folder / ".hydra" / "overrides.yaml").write_text("[]\n")
-    if status is not None:
-        write_json_atomic(folder / RESULT_FILE, {"status": status})
+    overrides = folder / ".hydra" / "overrides.yaml"
+    overrides.write_text("[]\n")
+    if written is not None:
+        os.utime(overrides, (written, written))
+    if payload is not None:
+        write_json_atomic(folder / RESULT_FILE, payload)
     if skipped:
         (folder / SKIPPED_MARKER).touch()
     return folder
 
 
 def test_tally_counts_statuses_and_marked_skips(tmp_path):
-    since = time.time()
-    job(tmp_path, "0", "ok")
-    job(tmp_path, "1", "ok", skipped=True)
-    job(tmp_path, "2", "diverged")
-    job(tmp_path, "3", "failed")
-    job(tmp_path, "4", None)
+    since = 1001.0  # the multirun's start; every job folder below but "0" was written after it
+    job(tmp_path, "0", {"status": "ok"}, written=since - SLACK_SECONDS - 1)  # an earlier sweep's
+    job(tmp_path, "1", None)
+    job(tmp_path, "2", {"status": "ok"}, written=since - SLACK_SECONDS)  # within the clock's slack
+    job(tmp_path, "3", {"status": "ok"}, skipped=True)
+    job(tmp_path, "4", {"status": "diverged"})
+    job(tmp_path, "5", {"status": "failed"})
+    job(tmp_path, "6", {"schema_version": 1})  # no status
+    job(tmp_path, "7", {"status": "ok"})
     counts = tally(tmp_path, since)
-    assert counts == Counter({"ok": 1, "skipped": 1, "diverged": 1, "failed": 1, "no result": 1})
-    assert describe(counts) == "sweep: 5 jobs: 1 ok, 1 diverged, 1 failed, 1 skipped, 1 no result"
-    assert tally(tmp_path, since + 60) == Counter(), "job folders of an earlier sweep are left out"
+    assert counts == Counter({"ok": 2, "skipped": 1, "diverged": 1, "failed": 1, "no result": 2})
+    assert describe(counts) == "sweep: 7 jobs: 2 ok, 1 diverged, 1 failed, 1 skipped, 2 no result"
+    assert describe(Counter()) == "sweep: 0 jobs: nothing"
 
 
 def test_a_job_marks_itself_skipped_only_when_resume_skipped_it(tmp_path):
@@ -42,6 +48,7 @@ def test_a_job_marks_itself_skipped_only_when_resume_skipped_it(tmp_path):
     callback = SweepSummary()
     callback.on_job_start(config)
     assert not (folder / SKIPPED_MARKER).exists(), "a job that starts is not skipped yet"
+    callback.on_job_start(config)  # nor does it need a marker to be there
     for value, status, marked in (("ok", JobStatus.COMPLETED, False), ("skipped", JobStatus.COMPLETED, True)):
         ret = JobReturn(status=status)
         ret.return_value = value
