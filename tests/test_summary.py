@@ -8,6 +8,7 @@ from collections import Counter
 from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import OmegaConf
 
+from harness import summary
 from harness.results import RESULT_FILE, write_json_atomic
 from harness.summary import SKIPPED_MARKER, SLACK_SECONDS, SweepSummary, describe, tally
 
@@ -59,3 +60,22 @@ def test_a_job_marks_itself_skipped_only_when_resume_skipped_it(tmp_path):
     failed.return_value = RuntimeError("boom")
     callback.on_job_end(config, failed)
     assert not (folder / SKIPPED_MARKER).exists()
+
+
+def test_the_multirun_summary_prints_one_line_and_fails_the_cli_on_a_failed_job(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(summary, "FAILED", False)
+    config = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}}})
+    callback = SweepSummary()
+    callback.on_multirun_start(config)
+    job(tmp_path, "0", {"status": "ok"})
+    job(tmp_path, "1", {"status": "ok"}, skipped=True)
+    callback.on_multirun_end(config)
+    assert capsys.readouterr().err == f"sweep: 2 jobs: 1 ok, 1 skipped (in {tmp_path})\n"
+    assert summary.FAILED is False
+    for name, payload in (("2", {"status": "failed"}), ("3", None)):
+        job(tmp_path, name, payload)
+        monkeypatch.setattr(summary, "FAILED", False)
+        callback.on_multirun_end(config)
+        lines = capsys.readouterr().err.splitlines()
+        assert lines[1] == "error: some jobs failed; their result.json files hold the errors"
+        assert summary.FAILED is True
