@@ -37,9 +37,10 @@ def test_tally_counts_statuses_and_marked_skips(tmp_path):
     job(tmp_path, "5", {"status": "failed"})
     job(tmp_path, "6", {"schema_version": 1})  # no status
     job(tmp_path, "7", {"status": "ok"})
+    job(tmp_path, "8", None)
     counts = tally(tmp_path, since)
-    assert counts == Counter({"ok": 2, "skipped": 1, "diverged": 1, "failed": 1, "no result": 2})
-    assert describe(counts) == "sweep: 7 jobs: 2 ok, 1 diverged, 1 failed, 1 skipped, 2 no result"
+    assert counts == Counter({"ok": 2, "skipped": 1, "diverged": 1, "failed": 1, "no result": 3})
+    assert describe(counts) == "sweep: 8 jobs: 2 ok, 1 diverged, 1 failed, 1 skipped, 3 no result"
     assert describe(Counter()) == "sweep: 0 jobs: nothing"
 
 
