@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections import Counter
 
 from hydra.core.utils import JobReturn, JobStatus
@@ -73,10 +74,11 @@ def test_the_multirun_summary_prints_one_line_and_fails_the_cli_on_a_failed_job(
     callback.on_multirun_end(config)
     assert capsys.readouterr().err == f"sweep: 2 jobs: 1 ok, 1 skipped (in {tmp_path})\n"
     assert summary.FAILED is False
-    for name, payload in (("2", {"status": "failed"}), ("3", None)):
-        job(tmp_path, name, payload)
+    for name, payload in (("2", {"status": "failed"}), ("3", None)):  # each alone
+        folder = job(tmp_path, name, payload)
         monkeypatch.setattr(summary, "FAILED", False)
         callback.on_multirun_end(config)
         lines = capsys.readouterr().err.splitlines()
         assert lines[1] == "error: some jobs failed; their result.json files hold the errors"
         assert summary.FAILED is True
+        shutil.rmtree(folder)
