@@ -57,12 +57,12 @@ def one_step(weighting: str, steps: int = 1) -> tuple[dict, dict]:
     spec = static(("mtl",), eval_every=1, tasks=TASKS, weighting=weighting)
     spec = dataclasses.replace(spec, optimizer="sgd", batch_size=4)
     program = make_program(spec)
-    hp = hyperparams(TrainConfig(lr=LR))
+    hp = jax.tree.map(lambda a: a[0], hyperparams(TrainConfig(lr=LR)))  # one learning rate
     data = jax.tree.map(jnp.asarray, one_input_data())
     before = prepare(jax.jit(program.init)(jax.random.PRNGKey(0), data, hp))
     after = before
     for _ in range(steps):
-        after, _ = jax.jit(program.chunk)(after, data, hp)
+        after, _ = jax.jit(program.chunk)(after, data, hp, jnp.int32(1), jnp.bool_(False))
     return before["arms"]["mtl"], after["arms"]["mtl"]
 
 
