@@ -61,8 +61,8 @@ MUTANTS = [
     Mutant(
         "best_step_off_by_one",
         TRAINER,
-        "best_step=jnp.where(improved, start + static.eval_every,",
-        "best_step=jnp.where(improved, start,",
+        "best_step=jnp.where(improved, end, s.best_step)",
+        "best_step=jnp.where(improved, start, s.best_step)",
         (BEST,),
     ),
     Mutant("ignore_pcgrad", TRAINER, 'if weighting == "pcgrad":', "if False:", (STEP,)),
@@ -87,8 +87,8 @@ MUTANTS = [
     Mutant(
         "no_fresh_optimiser",
         TRAINER,
-        'jnp.where(t == hp["pretrain_steps"], a, b)',
-        "jnp.where(t < 0, a, b)",
+        "fresh = (s.source_params, s.log_var, jax.vmap(optimizer.init)((s.source_params, s.log_var)))",
+        "fresh = (s.source_params, s.log_var, s.opt_state)",
         (PROPERTIES + "::test_fine_tuning_starts_from_a_fresh_optimiser_state",),
     ),
     Mutant(
@@ -130,7 +130,7 @@ MUTANTS = [
     Mutant(
         "cache_ignores_mtime",
         TABLE,
-        "stamp = os.path.getmtime(path) if os.path.isfile(path) else 0.0",
+        "stamp = os.path.getmtime(path)",
         "stamp = 0.0",
         ("tests/test_table_reader.py",),
     ),
