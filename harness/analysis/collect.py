@@ -260,6 +260,7 @@ def search_rows(result: dict, job: str) -> list[dict]:
         for arm, seed, partition in [*(("search", s, p) for s, p in enumerate(per_seed)), ("groups", -1, trained)]
         for g, group in enumerate(partition)
         for k in group
+        if k >= 0  # a padding head (harness/arms.py, PAD) is no task
     ]
 
 

@@ -28,7 +28,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from harness.analysis import style
 from harness.analysis.collect import Collection
-from harness.analysis.common import gate, held_equal, point_summary, with_config
+from harness.analysis.common import gate, held_equal, learning_curves, point_summary, with_config
 from harness.analysis.registry import Section, study
 from harness.analysis.stats import gain_per_seed, paired, summarize
 from harness.analysis.verdict import Criterion, fmt, verdicts
@@ -179,6 +179,14 @@ def analyse(c: Collection) -> Section:
         "Right: paired gain of the grouped network over the all-task network (solid) and the separate networks "
         f"(dashed), task mean per seed; positive = groups better. {held_equal(c)}",
     )
+    curves = learning_curves(c, "data.task_groups", "Validation loss during training")
+    if curves is not None:
+        section.plot(
+            f"{c.name}_curves",
+            curves,
+            "Mean validation log loss over tasks per arm (95% CI over seeds), one panel per number of planted "
+            "groups; signals averaged within a seed.",
+        )
     rec = recovery(partitions)
     section.text = "\n".join(
         [
