@@ -36,6 +36,7 @@ TINY_SWEEPS = {
     "weighting": ["data.n_per_task=20", "train.weighting=equal,pcgrad", "data.relatedness=0.8"],
 }
 
+
 def suite_of(experiment: str) -> str:
     return experiment.rsplit("_", 1)[-1] if experiment.endswith(("_scenes", "_digits")) else "synthetic"
 

@@ -116,6 +116,7 @@ def analyse(c: Collection) -> Section:
     section.summary = summary
     section.notes.append(
         "Gain and Delta_m in the table are the target task's (every target swept, pooled). At ratio 0 the other "
-        "tasks have no labels, so the target's gain there is zero in expectation: it shows the noise between seeds alone."
+        "tasks have no labels, so the target's gain there is zero in expectation: it shows the noise between "
+        "seeds alone."
     )
     return section
