@@ -25,15 +25,16 @@ def payload(run: RunConfig, job: int = 0, references: bool = False, learned: flo
     k, seeds = run.data.tasks, run.train.seeds
     evals = list(range(run.train.eval_every, run.train.steps + 1, run.train.eval_every))
     records, curves, arms = [], {"steps": evals}, {}
+    planted = tuple(tuple(t for t in range(k) if t % run.data.task_groups == g) for g in range(run.data.task_groups))
     for a, name in enumerate(run.arms):
-        spec = make_arm(name, k, 8, run.data.target)
+        spec = make_arm(name, k, 8, run.data.target, partition=planted if name == "groups" else None)
         groups = [list(g) for g in spec.groups]
         reported = [[groups[0][0]]] if spec.target_only else groups
         arms[name] = {"networks": spec.networks, "heads": spec.heads, "groups": groups, "width": run.model.width,
                       "params_per_network": 100}  # fmt: skip
         for s in range(seeds):
             for g, heads in enumerate(reported):
-                for t in heads:
+                for t in (t for t in heads if t >= 0):  # not the padding heads of unequal groups
                     loss = 0.5 + 0.01 * t - 0.02 * (name == "mtl") + 0.001 * a + 0.01 * rng.standard_normal()
                     rec = {"arm": name, "task": t, "network": g, "seed": s, "test_bce": loss, "test_acc": 0.7,
                            "test_auroc": 1.2 - loss, "val_bce": loss, "best_step": evals[-1]}  # fmt: skip
@@ -58,6 +59,8 @@ def payload(run: RunConfig, job: int = 0, references: bool = False, learned: flo
         "timing": {"compile_seconds": 1.0, "train_seconds": 1.0},
         "environment": {"platform": "cpu", "device": "cpu", "cpu_count": 2, "jax": "0"},
     }
+    if "groups" in run.arms:  # every seed's search found the planted groups
+        out["grouping"] = {"per_seed": [[list(g) for g in planted]] * seeds}
     if run.train.affinity_every:
         z = 1e-3 * rng.standard_normal((seeds, k, k))
         out["affinity"] = {"arm": "mtl", "every": run.train.affinity_every, "matrix": z.tolist()}

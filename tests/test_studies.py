@@ -16,19 +16,24 @@ from harness.reproduce import main
 
 STUDIES = registry.main_studies()
 # Tiny sweeps per study, values that keep the shapes (and so the compiled program) the same.
-# Every study trains all five arms here, so that one compiled program per suite serves all of them.
 TINY = [
-    "arms=[mtl,stl,mtl_equal_params,mtl_drop,mtl_zero]",
     "data.pool=64", "data.n_val=32", "data.n_test=64", "model.width=4",
     "train.steps=20", "train.eval_every=10", "train.seeds=2", "train.batch_size=16", "runtime.progress=false",
 ]  # fmt: skip
+# The main studies train all five of these arms, so that one compiled program per suite serves
+# them all; the control studies keep their own arms (groups, pairs, the transfer arms).
+FIVE_ARMS = "arms=[mtl,stl,mtl_equal_params,mtl_drop,mtl_zero]"
 SUITE = {"synthetic": ["data.dim=8", "data.tasks=3"], "scenes": ["data.image_size=16", "data.tasks=4"], "digits": []}
 TINY_SWEEPS = {
-    "capacity": ["data.n_per_task=20", "data.relatedness=0.5,1"],
-    "data_symmetry": ["data.n_target=10", "data.n_other=0,10,30"],
-    "relatedness": ["data.n_per_task=20", "data.relatedness=0,1"],
-    "missing_labels": ["data.n_per_task=30", "data.missing=0,0.5"],
-    "help_hurt_map": ["data.n_per_task=10,30", "data.relatedness=0,1"],
+    "capacity": [FIVE_ARMS, "data.n_per_task=20", "model.width=1,4"],
+    "data_symmetry": [FIVE_ARMS, "data.pool=256", "data.n_target=10", "data.n_other=0,10,20", "data.target=0"],
+    "relatedness": [FIVE_ARMS, "data.n_per_task=20", "data.relatedness=0,1"],
+    "missing_labels": [FIVE_ARMS, "data.n_per_task=30", "data.missing=0,0.5"],
+    "help_hurt_map": [FIVE_ARMS, "data.n_per_task=10,30", "data.relatedness=0,1"],
+    "grouping": ["data.n_per_task=20", "data.task_groups=1,3", "train.grouping_signal=pairs"],
+    "affinity": ["data.n_per_task=20", "data.relatedness=0.5,0.9", "train.affinity_every=5"],
+    "transfer": ["data.n_target=10,20", "data.n_other=30"],
+    "weighting": ["data.n_per_task=20", "train.weighting=equal,pcgrad", "data.relatedness=0.8"],
 }
 
 
@@ -49,10 +54,15 @@ def test_every_job_of_both_profiles_composes_and_validates(study):
         assert len(runs) > 1 and {r.study for r in runs} == {registry.declared()[study]}
 
 
-def test_full_profile_is_paper_scale():
-    runs = [run for s in STUDIES if registry.declared()[s] in TINY_SWEEPS for run in job_runs(f"full/{s}")]
-    assert max(r.model.width for r in runs) == 1024 and min(r.train.seeds for r in runs) >= 5
-    assert any(r.data.tasks == 100 and r.data.n_other == 1000 == r.data.n_target for r in runs)
+def test_full_profile_is_paper_scale_and_every_profile_has_its_seeds():
+    full = {s: job_runs(f"full/{s}") for s in STUDIES}
+    runs = [run for s in STUDIES if registry.declared()[s] in ("capacity", "help_hurt_map") for run in full[s]]
+    assert max(r.model.width for r in runs) >= 256 and min(r.model.width for r in runs) == 1
+    assert min(r.train.seeds for s in STUDIES for r in full[s]) >= 20
+    assert any(r.data.tasks == 100 and r.data.n_other == 1000 == r.data.n_target for r in full["data_symmetry"])
+    assert {r.data.tasks for r in full["capacity"]} == {4, 16, 64}
+    # Quick profile: 10 seeds wherever the CPU budget allows (the scenes' CNN: fewer, said in its header).
+    assert all(r.train.seeds >= 10 for s in STUDIES if not s.endswith("_scenes") for r in job_runs(s))
 
 
 @pytest.mark.parametrize("study", STUDIES)
@@ -97,15 +107,17 @@ def test_main_job_runs_every_study_and_writes_the_report(tmp_path):
     out = tmp_path / "report"
     for study in STUDIES:  # each study alone, as a user would run it, with its tiny sweep
         kind = registry.declared()[study]
-        if kind not in TINY_SWEEPS:
-            continue  # the control studies' arms and sweeps are run by their own tests
         overrides = [*TINY, *SUITE[suite_of(study)], f"runtime.cache_dir={tmp_path / 'cache'}", *TINY_SWEEPS[kind]]
         assert main(["--out", str(out), "--studies", study, *overrides]) == 0
         assert (out / "runs" / study / "0" / "result.json").exists()
         text = (out / "REPORT.md").read_text()
-        for figure in re.findall(r"!\[[^]]*\]\(([^)]+)\)", text):
+        figures = re.findall(r"!\[[^]]*\]\(([^)]+)\)", text)
+        assert f"{study}.png" in figures, study
+        for figure in figures:
             assert (out / figure).stat().st_size > 0, figure
-        assert "| criterion | literature predicts | primary test |" in text and "Jobs left out" not in text
+        verdicts = text.split("## Verdicts")[1].split("**How to read")[0]
+        assert "| criterion | literature predicts | primary test |" in verdicts and "Jobs left out" not in text
+        assert re.search(r"\*\*(holds|contradicted|no effect|underpowered)\*\* \|", verdicts), study
 
 
 def test_main_job_runs_studies_in_parallel_and_reports_their_failures(tmp_path, capsys):

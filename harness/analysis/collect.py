@@ -11,7 +11,10 @@ skipped. No study reads result files itself; everything it needs is here:
 - `curves`: one row per evaluation, job, arm, network, head and seed (validation loss and
   the network's training loss at that step);
 - `affinity`: one row per job, seed and directed task pair (TAG's Z_{i->j});
-- `arms`: one row per job and arm (networks, heads, groups, width, parameters).
+- `arms`: one row per job and arm (networks, heads, groups, width, parameters);
+- `partitions`: one row per job, task and partition of the grouping search (the groups arm):
+  each seed's own search (arm "search") and the partition the arm trained (arm "groups",
+  seed -1); `group` is the task's group index in that partition.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ ID_COLUMNS = ("job", "arm", "network", "task", "task_name", "seed", "arm_width",
 SCHEMA_VERSIONS = (1, 2)
 REFERENCE_FIELDS = ("lr", "undertrained", "constant_bce", "bayes_bce", "bayes_auroc", "learned_bce", "learned_auroc")
 VALUE_FIELDS = (*METRICS, *(f for f in REFERENCE_FIELDS if f not in METRICS))
+PARTITION_COLUMNS = ("job", "arm", "task", "seed", "group")
 CURVE_COLUMNS = ("job", "arm", "network", "head", "task", "seed", "step", "val_bce", "train_loss")
 
 
@@ -58,6 +62,7 @@ class Collection:
     curves: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CURVE_COLUMNS))
     affinity: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["job", "seed", "i", "j", "z"]))
     arms: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["job", "arm", "networks", "heads"]))
+    partitions: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PARTITION_COLUMNS))
 
     @property
     def name(self) -> str:
@@ -138,7 +143,7 @@ def collect(root: str | Path) -> Collection:
     ]
     problems += _never_started(root, with_result + without)
 
-    jobs, records, curves, affinity, arms = [], [], [], [], []
+    jobs, records, curves, affinity, arms, partitions = [], [], [], [], [], []
     studies, experiments = set(), set()
     for folder in with_result:
         name = _job_name(root, folder)
@@ -151,6 +156,7 @@ def collect(root: str | Path) -> Collection:
             job_records = _records(name, payload)
             job_arms = _arms(name, payload)
             job_affinity = _affinity(name, payload)
+            job_partitions = search_rows(payload, name)
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
             problems.append(Problem(name, "corrupt", f"malformed records: {type(error).__name__}: {error}"))
             continue
@@ -163,6 +169,7 @@ def collect(root: str | Path) -> Collection:
         records += job_records
         arms += job_arms
         affinity += job_affinity
+        partitions += job_partitions
         studies.add(payload["config"].get("study"))
         experiments.add(_experiment(payload))
         timing = {f"timing.{k}": v for k, v in (payload.get("timing") or {}).items()}
@@ -190,6 +197,7 @@ def collect(root: str | Path) -> Collection:
         pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=CURVE_COLUMNS),
         pd.DataFrame(affinity, columns=["job", "seed", "i", "j", "z"]),
         pd.DataFrame(arms),
+        pd.DataFrame(partitions, columns=PARTITION_COLUMNS),
     )
 
 
@@ -240,6 +248,19 @@ def _affinity(job: str, payload: dict) -> list[dict]:
         for s, rows in enumerate(matrix)
         for i, row in enumerate(rows)
         for j, z in enumerate(row)
+    ]
+
+
+def search_rows(result: dict, job: str) -> list[dict]:
+    """Rows of `partitions` from one result.json: arm "search" per seed, arm "groups" the trained partition."""
+    per_seed = (result.get("grouping") or {}).get("per_seed", [])
+    trained = (result.get("arms") or {}).get("groups", {}).get("groups", [])
+    return [
+        {"job": job, "arm": arm, "task": int(k), "seed": seed, "group": g}
+        for arm, seed, partition in [*(("search", s, p) for s, p in enumerate(per_seed)), ("groups", -1, trained)]
+        for g, group in enumerate(partition)
+        for k in group
+        if k >= 0  # a padding head (harness/arms.py, PAD) is no task
     ]
 
 

@@ -17,6 +17,7 @@ from harness.analysis.common import ci_row
 from harness.analysis.registry import Section, declared, load_studies
 from harness.analysis.stats import ALPHA, POWER
 from harness.analysis.sweep import analyse_sweep
+from harness.analysis.verdict import Criterion, untested
 
 CONVENTIONS = f"""\
 **How to read this report.** The *gain of sharing* is paired: for each task and seed, the
@@ -52,6 +53,9 @@ def analyse(c: Collection) -> Section:
     analyses = load_studies()
     name = c.study or declared().get((c.experiment or "").rsplit("/", 1)[-1])
     section = analyses[name](c) if name in analyses else analyse_sweep(c)
+    if name in analyses and not section.verdicts:  # e.g. every point failed the learnability gate: say so
+        why = Criterion(f"{section.title}: no criterion could be tested", "see the study's section", "none", 0, 0.0, "")
+        section.verdicts = [untested(why, "no usable points (see the study's notes: gate, missing arms or points)")]
     undertrained = c.table.loc[c.table["metric"] == "undertrained", "value"]
     if undertrained.sum() > 0:
         section.notes.append(
