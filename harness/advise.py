@@ -13,7 +13,6 @@ that fails or diverges: its result.json, one line, exit status 1.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -22,10 +21,10 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from harness.config import ConfigError, from_omegaconf, register_schema
+from harness.config import ConfigError, from_omegaconf
 from harness.errors import one_line
 from harness.results import RESULT_FILE, discard_if_bookkeeping_only, write_json_atomic
-from harness.run import CONF_DIR, write_result
+from harness.run import CONF_DIR, run_entry, write_result
 
 ADVICE_FILE, REPORT_FILE, FIGURE_FILE = "advice.json", "ADVICE.md", "advice.png"
 ARMS = ["mtl", "stl", "groups"]
@@ -73,13 +72,7 @@ def main(cfg: DictConfig) -> None:
 
 
 def cli() -> None:
-    register_schema()
-    os.environ["HYDRA_FULL_ERROR"] = "1"
-    try:
-        main()
-    except Exception as error:  # noqa: BLE001 - every failure gets one line
-        print(f"error: {one_line(error)}", file=sys.stderr)
-        sys.exit(2)
+    run_entry(main)
 
 
 if __name__ == "__main__":

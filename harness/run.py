@@ -113,15 +113,21 @@ def record(result: dict) -> bool:
     return True
 
 
-def cli() -> None:
+def run_entry(entry) -> None:
+    """Call a Hydra entry point (`main` here, harness.advise's) so that any error it raises is one
+    line on stderr and exit status 2, never a traceback."""
     register_schema()
     # Let exceptions reach us, so that each becomes one line instead of a report.
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
-        main()
+        entry()
     except Exception as error:  # noqa: BLE001 - every failure gets one line
         print(f"error: {one_line(error)}", file=sys.stderr)
         sys.exit(2)
+
+
+def cli() -> None:
+    run_entry(main)
     if summary.FAILED:
         sys.exit(1)
 
