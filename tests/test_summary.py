@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 
 from harness import summary
 from harness.results import RESULT_FILE, write_json_atomic
-from harness.summary import SKIPPED_MARKER, SLACK_SECONDS, SweepSummary, describe, tally
+from harness.summary import SKIPPED_MARKER, SLACK_SECONDS, SweepSummary, describe, statuses
 
 
 def job(sweep, name: str, payload: dict | None, skipped: bool = False, written: float | None = None):
@@ -28,7 +28,7 @@ def job(sweep, name: str, payload: dict | None, skipped: bool = False, written: 
     return folder
 
 
-def test_tally_counts_statuses_and_marked_skips(tmp_path):
+def test_statuses_count_results_and_marked_skips(tmp_path):
     since = 1001.0  # the multirun's start; every job folder below but "0" was written after it
     job(tmp_path, "0", {"status": "ok"}, written=since - SLACK_SECONDS - 1)  # an earlier sweep's
     job(tmp_path, "1", None)
@@ -39,7 +39,9 @@ def test_tally_counts_statuses_and_marked_skips(tmp_path):
     job(tmp_path, "6", {"schema_version": 1})  # no status
     job(tmp_path, "7", {"status": "ok"})
     job(tmp_path, "8", None)
-    counts = tally(tmp_path, since)
+    found = statuses(tmp_path, since)
+    assert found["3"] == "skipped" and found["6"] == "no result" and "0" not in found
+    counts = Counter(found.values())
     assert counts == Counter({"ok": 2, "skipped": 1, "diverged": 1, "failed": 1, "no result": 3})
     assert describe(counts) == "sweep: 8 jobs: 2 ok, 1 diverged, 1 failed, 1 skipped, 3 no result"
     assert describe(Counter()) == "sweep: 0 jobs: nothing"
