@@ -199,7 +199,11 @@ def payload(
         if spec.target_only:  # head 0 is the target; the other heads only served it
             metrics = {name: value[..., :1] for name, value in metrics.items()}
             reported = ((spec.groups[0][0],),)
-        reasons = divergence(finite, metrics["val_bce"])
+        # Where training ended, too: with evaluation from step 0, a run that blew up keeps its
+        # initial network as its best step, and that must not pass as a trained result.
+        last_val = np.asarray(out.curves[spec.name]["val_bce"])[:, -1]  # [S, G, H]
+        last_val = last_val[..., :1] if spec.target_only else last_val
+        reasons = divergence(finite, np.concatenate([np.asarray(metrics["val_bce"]), last_val], axis=-1))
         diverged += [{"arm": spec.name, "seed": s, "reason": r} for s, r in enumerate(reasons) if r]
         arms[spec.name] = {
             "description": DESCRIPTIONS[spec.name],

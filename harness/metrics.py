@@ -64,8 +64,8 @@ def evaluate(logits: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
 
 def divergence(finite: np.ndarray, val_bce: np.ndarray) -> list[str | None]:
     """Per seed, why the run diverged, or None: a training loss became NaN or inf, or a head's
-    best validation log loss ([S, G, H], the step its test metrics are reported at) is above
-    DIVERGED_BCE."""
+    validation log loss ([S, ...]: at its best step, where its test metrics are reported, and
+    at the last evaluation, where training ended) is above DIVERGED_BCE."""
     worst = np.asarray(val_bce, dtype=np.float64).reshape(len(finite), -1)
     reasons = []
     for ok, losses in zip(np.asarray(finite), worst, strict=True):

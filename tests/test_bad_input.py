@@ -258,7 +258,8 @@ def fake_output(run, val_bce: float, finite: bool = True):
         metrics[spec.name].update(val_bce=np.full(shape, val_bce), best_step=np.full(shape, 10))
         metrics[spec.name]["lr_index"] = np.zeros(shape, int)
         metrics[spec.name]["finite"] = np.full(run.train.seeds, finite)
-    return static, TrainOutput(metrics, {}, [0, 10, 20], 0.0, 1.0)
+    curves = {name: {"val_bce": np.repeat(m["val_bce"][:, None], 3, axis=1)} for name, m in metrics.items()}
+    return static, TrainOutput(metrics, curves, [0, 10, 20], 0.0, 1.0)
 
 
 @pytest.mark.parametrize(

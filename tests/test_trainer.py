@@ -77,7 +77,8 @@ def test_undertrained_flags_a_best_step_at_the_last_evaluation(tiny):
     metrics = {"test_bce": zeros, "test_acc": zeros, "test_auroc": zeros, "val_bce": zeros}
     metrics["lr_index"] = np.zeros(best_step.shape, int)
     metrics["best_step"] = best_step
-    out = TrainOutput({"stl": {**metrics, "finite": np.ones(2, bool)}}, {}, [0, 1, 2, 4, 8, 16, 20, 40], 0.0, 1.0)
+    curves = {"stl": {"val_bce": np.zeros((2, 8, 3, 1))}}  # [S, evals, G, H]
+    out = TrainOutput({"stl": {**metrics, "finite": np.ones(2, bool)}}, curves, [0, 1, 2, 4, 8, 16, 20, 40], 0.0, 1.0)
     refs = {name: np.full((2, run.data.tasks), np.nan) for name in ("constant_bce", "bayes_bce", "bayes_auroc")}
     records = payload(run, static, out, (run.data.dim,), 0.0, refs)["records"]
     flags = {(r["seed"], r["task"]): r["undertrained"] for r in records}
