@@ -331,10 +331,12 @@ def make_program(static: Static) -> Program:
             return trained, (z_sum, z_count), losses.at[i].set(block_losses)
 
         # Minibatch draws for the longest chunk in one RNG call per network instead of one per
-        # step; a shorter chunk (early in the schedule) uses the first `steps` of them.
+        # step; a shorter chunk (early in the schedule) uses the first `steps` of them, and the
+        # step-0 evaluation, where no step runs, skips them (half its time at width 16).
         blocks = static.eval_every // block
         keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(network_keys(key, spec, "batches"), start)
-        u = jax.vmap(lambda k: jax.random.uniform(k, (blocks, block, static.batch_size)), out_axes=2)(keys)
+        draw = jax.vmap(lambda k: jax.random.uniform(k, (blocks, block, static.batch_size)), out_axes=2)
+        u = jax.lax.cond(steps > 0, draw, lambda _: jnp.zeros((blocks, block, spec.networks, static.batch_size)), keys)
         losses = jnp.zeros((blocks, block, spec.networks))
         trained = (s.params, s.log_var, s.opt_state)
         if spec.transfer:  # fine-tuning starts from the best pretraining parameters and a fresh optimiser
