@@ -38,7 +38,7 @@ step fused_sweep 130 sh -c "$py benchmarks/fused_sweep.py > '$out/fused_sweep.md
 
 # The study list is the registry's (harness/analysis/registry.py); the studies whose jobs
 # change shapes (width, task count) run one job at a time, every other one fused.
-studies=$($py -c "from harness.analysis.registry import main_studies; print(' '.join(main_studies()))")
+studies=$($py -c "from harness.analysis.registry import main_studies; print(' '.join(main_studies('full')))")
 alone="capacity data_symmetry capacity_digits capacity_scenes data_symmetry_digits data_symmetry_scenes"
 fused=$(for s in $studies; do [[ " $alone " == *" $s "* ]] || echo "$s"; done | xargs)
 export XLA_PYTHON_CLIENT_PREALLOCATE=false  # the studies share the GPU

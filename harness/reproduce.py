@@ -90,18 +90,21 @@ def run_studies(studies: list[str], profile: str, runs: Path, overrides: list[st
 
 
 def main(argv: list[str] | None = None) -> int:
-    every = main_studies()
     parser = argparse.ArgumentParser(prog="python -m harness.reproduce", description=__doc__.splitlines()[0])
     parser.add_argument("--profile", choices=sorted(PROFILES), default="quick")
     parser.add_argument("--out", type=Path, default=Path("reports"), help="results and report folder (reports/)")
-    parser.add_argument("--studies", default=",".join(every), help=f"comma-separated subset of {', '.join(every)}")
+    parser.add_argument("--studies", help="comma-separated subset of the profile's studies (default: all of them)")
     parser.add_argument("--jobs", type=int, default=2, help="studies run at the same time, each in its own process (2)")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides passed to every study")
     args = parser.parse_args(argv)
-    studies = [s for s in args.studies.split(",") if s]
+    every = main_studies(args.profile)
+    studies = [s for s in (args.studies or ",".join(every)).split(",") if s]
     unknown = [s for s in studies if s not in every]
     if unknown or not studies:
-        parser.error(f"--studies: unknown {', '.join(unknown) or '(none given)'}; accepted: {', '.join(every)}")
+        accepted = ", ".join(every)
+        parser.error(
+            f"--studies: unknown {', '.join(unknown) or '(none given)'}; accepted ({args.profile}): {accepted}"
+        )
     if args.jobs < 1:
         parser.error(f"--jobs: {args.jobs} is not accepted; expected an integer >= 1")
 

@@ -14,7 +14,9 @@ from harness.analysis import registry
 from harness.analysis.report import write_report
 from harness.reproduce import main
 
-STUDIES = registry.main_studies()
+STUDIES = registry.main_studies("full")  # every study: the quick profile's and the full profile's own
+QUICK = registry.main_studies()
+DECLARED = registry.declared("full")
 # Tiny sweeps per study, values that keep the shapes (and so the compiled program) the same.
 TINY = [
     "data.pool=64", "data.n_val=32", "data.n_test=64", "model.width=4",
@@ -23,7 +25,11 @@ TINY = [
 # The main studies train all five of these arms, so that one compiled program per suite serves
 # them all; the control studies keep their own arms (groups, pairs, the transfer arms).
 FIVE_ARMS = "arms=[mtl,stl,mtl_equal_params,mtl_drop,mtl_zero]"
-SUITE = {"synthetic": ["data.dim=8", "data.tasks=3"], "scenes": ["data.image_size=16", "data.tasks=4"], "digits": []}
+SUITE = {
+    "synthetic": ["data.dim=8", "data.tasks=3"],
+    "scenes": ["data.image_size=16", "data.tasks=4", "model.depth=1"],
+    "digits": [],
+}
 TINY_SWEEPS = {
     "capacity": [FIVE_ARMS, "data.n_per_task=20", "model.width=1,4"],
     "data_symmetry": [FIVE_ARMS, "data.pool=256", "data.n_target=10", "data.n_other=0,10,20", "data.target=0"],
@@ -42,27 +48,35 @@ def suite_of(experiment: str) -> str:
 
 
 def test_every_declared_study_has_an_analysis():
-    declared = registry.declared()
-    assert set(declared) == set(STUDIES) and len(STUDIES) >= 12
-    assert set(declared.values()) <= set(registry.load_studies())
+    assert set(DECLARED) == set(STUDIES) and len(STUDIES) >= 13
+    assert set(QUICK) < set(STUDIES) and len(QUICK) >= 11
+    assert set(DECLARED.values()) <= set(registry.load_studies())
+
+
+def test_a_study_whose_full_file_alone_declares_it_is_in_the_full_profile_only():
+    full_only = set(STUDIES) - set(QUICK)
+    assert full_only == {"capacity_scenes", "data_symmetry_scenes"}
+    for name in full_only:  # its small file is still a study when run by hand
+        assert {r.study for r in job_runs(name)} == {DECLARED[name]}
 
 
 @pytest.mark.parametrize("study", STUDIES)
 def test_every_job_of_both_profiles_composes_and_validates(study):
     for name in (study, f"full/{study}"):
         runs = job_runs(name)
-        assert len(runs) > 1 and {r.study for r in runs} == {registry.declared()[study]}
+        assert len(runs) > 1 and {r.study for r in runs} == {DECLARED[study]}
 
 
 def test_full_profile_is_paper_scale_and_every_profile_has_its_seeds():
     full = {s: job_runs(f"full/{s}") for s in STUDIES}
-    runs = [run for s in STUDIES if registry.declared()[s] in ("capacity", "help_hurt_map") for run in full[s]]
+    runs = [run for s in STUDIES if DECLARED[s] in ("capacity", "help_hurt_map") for run in full[s]]
     assert max(r.model.width for r in runs) >= 256 and min(r.model.width for r in runs) == 1
     assert min(r.train.seeds for s in STUDIES for r in full[s]) >= 20
     assert any(r.data.tasks == 100 and r.data.n_other == 1000 == r.data.n_target for r in full["data_symmetry"])
     assert {r.data.tasks for r in full["capacity"]} == {4, 16, 64}
-    # Quick profile: 10 seeds wherever the CPU budget allows (the scenes' CNN: fewer, said in its header).
-    assert all(r.train.seeds >= 10 for s in STUDIES if not s.endswith("_scenes") for r in job_runs(s))
+    # Quick profile: 10 seeds in every study, widths 1 to 128 in the synthetic capacity study.
+    assert all(r.train.seeds >= 10 for s in QUICK for r in job_runs(s))
+    assert {r.model.width for r in job_runs("capacity")} >= {1, 128}
 
 
 @pytest.mark.parametrize("study", STUDIES)
@@ -106,9 +120,9 @@ def test_a_new_study_is_one_experiment_file_and_one_analysis(tmp_path, monkeypat
 def test_main_job_runs_every_study_and_writes_the_report(tmp_path):
     out = tmp_path / "report"
     for study in STUDIES:  # each study alone, as a user would run it, with its tiny sweep
-        kind = registry.declared()[study]
+        kind, profile = DECLARED[study], "quick" if study in QUICK else "full"
         overrides = [*TINY, *SUITE[suite_of(study)], f"runtime.cache_dir={tmp_path / 'cache'}", *TINY_SWEEPS[kind]]
-        assert main(["--out", str(out), "--studies", study, *overrides]) == 0
+        assert main(["--profile", profile, "--out", str(out), "--studies", study, *overrides]) == 0
         assert (out / "runs" / study / "0" / "result.json").exists()
         text = (out / "REPORT.md").read_text()
         figures = re.findall(r"!\[[^]]*\]\(([^)]+)\)", text)

@@ -3,7 +3,9 @@ study's module registers `analyse(collection) -> Section` under that name.
 
 The main job runs every experiment file that states `study:` itself (an experiment that
 only inherits it through `defaults` is analysed as that study but left out of the main
-job); the report picks each sweep's analysis by the `study` in its results' config.
+job); a study whose file in `full/` alone states it is in the full profile only (one that
+a CPU cannot train to convergence within the quick profile's budget). The report picks
+each sweep's analysis by the `study` in its results' config.
 """
 
 from __future__ import annotations
@@ -69,18 +71,20 @@ def load_studies() -> dict[str, Analysis]:
     return ANALYSES
 
 
-def declared(folder: Path | None = None) -> dict[str, str]:
-    """{experiment name: study} for every experiment file (harness/experiments/) that states `study:` itself."""
+def declared(profile: str = "quick") -> dict[str, str]:
+    """{experiment name: study} for every experiment file of `profile` that states `study:` itself:
+    harness/experiments/ for the quick profile, and with harness/experiments/full/ for the full one."""
+    folders = [EXPERIMENTS, *([EXPERIMENTS / "full"] if profile == "full" else [])]
     out = {}
-    for path in sorted((folder or EXPERIMENTS).glob("*.yaml")):
+    for path in sorted(path for folder in folders for path in folder.glob("*.yaml")):
         values = yaml.safe_load(path.read_text()) or {}
         if isinstance(values, dict) and values.get("study"):
             out[path.stem] = values["study"]
     return out
 
 
-def main_studies(folder: Path | None = None) -> list[str]:
+def main_studies(profile: str = "quick") -> list[str]:
     """The main job's experiments: grouped by their study's registration order, then by name."""
     order = {name: i for i, name in enumerate(load_studies())}
-    found = declared(folder)
+    found = declared(profile)
     return sorted(found, key=lambda e: (order.get(found[e], len(order)), e))

@@ -51,7 +51,7 @@ SUMMARY_VALUES = {"gain", "gain_low", "gain_high", "delta_m", "delta_m_low", "de
 def analyse(c: Collection) -> Section:
     """The sweep's study analysis (by the `study` in its config, or its experiment file), else the generic one."""
     analyses = load_studies()
-    name = c.study or declared().get((c.experiment or "").rsplit("/", 1)[-1])
+    name = c.study or declared("full").get((c.experiment or "").rsplit("/", 1)[-1])
     section = analyses[name](c) if name in analyses else analyse_sweep(c)
     if name in analyses and not section.verdicts:  # e.g. every point failed the learnability gate: say so
         why = Criterion(f"{section.title}: no criterion could be tested", "see the study's section", "none", 0, 0.0, "")
