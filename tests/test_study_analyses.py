@@ -1,10 +1,13 @@
 """The studies' analyses on hand-made results: paired gains, verdicts and the affinity rank correlation."""
 
 import numpy as np
+import pandas as pd
 from fake_results import write
+from matplotlib.figure import Figure
 
+from harness.analysis import style
 from harness.analysis.collect import collect
-from harness.analysis.studies import affinity, capacity, transfer, weighting
+from harness.analysis.studies import affinity, capacity, help_hurt_map, transfer, weighting
 from harness.config import RunConfig, to_dict
 
 
@@ -80,3 +83,62 @@ def test_caruana_table_compares_the_widest_shared_network_with_the_best_and_mean
     table = capacity.caruana_table(capacity.with_config(collect(tmp_path), capacity.KEYS))
     # best stl 0.4, mean 0.5, mtl at width 16 0.3: 25% below the best, 40% below the mean
     assert "| 2 | 0.6000 | 0.4000 | 0.3000 | +25.0% | +40.0% |" in table
+
+
+# Per cell (width, labels per task) at rho 0.5: the per-seed task-mean gain, and the learned AUROC of stl.
+CELLS = {
+    (4, 100): ([0.05, 0.06, 0.07, 0.08], 0.8),  # p 0.0021: survives Holm over 5 cells (rank 2: 0.0125)
+    (4, 300): ([-0.04, -0.05, -0.06, -0.05], 0.8),  # p 0.0012: survives (rank 1: 0.01), sharing hurts
+    (4, 1000): ([0.02, 0.03, 0.05, 0.06], 0.8),  # p 0.022: 95% interval excludes 0, fails Holm (rank 3: 0.0167)
+    (32, 100): ([0.01, 0.04, 0.05, 0.06], 0.8),  # p 0.034: interval excludes 0, fails Holm
+    (32, 300): ([-0.02, 0.01, 0.03, -0.01], 0.8),  # p 0.84
+    (32, 1000): ([0.05, 0.06, 0.07, 0.08], 0.1),  # would survive, but the gate excludes it: never tested
+}
+
+
+def map_table():
+    rows = []
+    for job, ((width, n), (gains, learned)) in enumerate(CELLS.items()):
+        point = {"job": str(job), "model.width": width, "data.n_per_task": n, "data.relatedness": 0.5, "task": 0}
+        for seed, gain in enumerate(gains):
+            rows += [
+                {**point, "seed": seed, "arm": "stl", "metric": "test_bce", "value": 0.5},
+                {**point, "seed": seed, "arm": "mtl", "metric": "test_bce", "value": 0.5 - gain},
+                {**point, "seed": seed, "arm": "stl", "metric": "learned_auroc", "value": learned},
+            ]
+    return pd.DataFrame(rows)
+
+
+def test_help_hurt_map_marks_only_the_cells_whose_test_survives_holm_across_the_map():
+    table = map_table()
+    cells = help_hurt_map.cell_tests(table, help_hurt_map.gate(table, help_hurt_map.KEYS)[0])
+    marks = {(r["model.width"], r["data.n_per_task"]): r["mark"] for _, r in cells.iterrows()}
+    assert marks == {(4, 100): "helps", (4, 300): "hurts", (4, 1000): "", (32, 100): "", (32, 300): "", (32, 1000): ""}
+    uncorrected = {
+        (r["model.width"], r["data.n_per_task"]) for _, r in cells.iterrows() if r["low"] > 0 or r["high"] < 0
+    }
+    assert uncorrected == {(4, 100), (4, 300), (4, 1000), (32, 100), (32, 1000)}
+    assert cells["excluded"].tolist() == [False] * 5 + [True] and help_hurt_map.tested(cells) == 5
+    text = help_hurt_map.cell_table(cells)
+    assert "over the 5 cells" in text
+    outcomes = [
+        line.rsplit("|", 2)[1].strip()
+        for line in text.splitlines()
+        if line.startswith("| 4 ") or line.startswith("| 32 ")
+    ]
+    assert outcomes == ["sharing helps", "sharing hurts", "no detectable difference", "no detectable difference",
+                        "no detectable difference", "excluded by the gate"]  # fmt: skip
+    assert "| 4 | 100 | 0.5 | +0.0650 [+0.0445, +0.0855] | 4 | 0.0021 | sharing helps |" in text
+    # The figure marks the same cells: bold + at (4, 100), bold minus at (4, 300), "gate" at (32, 1000).
+    fig = Figure()
+    ax = fig.subplots()
+    style.heatmap(ax, cells, "model.width", "data.n_per_task", 0.1, "width", "labels")
+    bold = {
+        (t.get_text(), round(t.get_position()[0]), round(t.get_position()[1]))
+        for t in ax.texts
+        if t.get_fontweight() == "bold"
+    }
+    assert bold == {("+", 0, 0), ("\u2212", 0, 1)}
+    assert [(round(t.get_position()[0]), round(t.get_position()[1])) for t in ax.texts if t.get_text() == "gate"] == [
+        (1, 2)
+    ]
