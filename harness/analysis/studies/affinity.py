@@ -38,7 +38,8 @@ KEYS = ["data.relatedness"]
 PREDICTS = Criterion(
     "Affinity (Fifty et al. 2021): higher Z(i->j) predicts a larger gain of j when paired with i",
     "Spearman correlation of affinity and pair gain > 0",
-    "per-seed Spearman correlation over every directed pair (all rho), t interval over seeds",
+    "per-seed Spearman correlation over every directed pair (all rho), t interval over seeds; holds only if the "
+    "permutation test over tasks also gives p < 0.05",
     +1,
     0.1,
     "(Spearman)",
