@@ -1,5 +1,7 @@
 """The grouping study's statistics on constructed tables."""
 
+import warnings
+
 import pandas as pd
 import pytest
 
@@ -82,3 +84,15 @@ def test_search_rows_read_a_result():
     rows = pd.DataFrame(search_rows(result, "7"))
     assert rows[rows["arm"] == "search"].sort_values("task")["group"].tolist() == [0, 0, 1]
     assert rows[rows["arm"] == "groups"].sort_values("task")["group"].tolist() == [0, 1, 1]
+
+
+def test_a_sweep_whose_points_all_fail_the_gate_draws_its_figure_without_a_legend_warning(tmp_path):
+    from fake_results import write_sweep
+
+    from harness.analysis.collect import collect
+
+    write_sweep(tmp_path, "grouping", references=True, learned=0.1)  # the separate networks learned nothing
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib's "No artists with labels found" is a UserWarning
+        section = study.analyse(collect(tmp_path))
+    assert "Excluded" in section.notes[0]

@@ -1,10 +1,15 @@
 """The studies' analyses on hand-made results: paired gains, verdicts and the affinity rank correlation."""
 
 import numpy as np
+import pandas as pd
+import pytest
 from fake_results import write
+from matplotlib.figure import Figure
+from scipy import stats
 
+from harness.analysis import style
 from harness.analysis.collect import collect
-from harness.analysis.studies import affinity, capacity, transfer, weighting
+from harness.analysis.studies import affinity, capacity, help_hurt_map, transfer, weighting
 from harness.config import RunConfig, to_dict
 
 
@@ -55,21 +60,89 @@ def test_a_weighting_sweep_cut_short_tests_the_pairs_it_has(tmp_path):
     assert "| test log loss (nats) | 0.2 | pcgrad | -0.0003 [-0.0006, -0.0001] |" in section.text
 
 
-def test_affinity_rank_correlation_uses_directed_pair_gains(tmp_path):
-    z = np.array([[0.0, 3.0, 1.0], [2.0, 0.0, -1.0], [0.5, -2.0, 0.0]])  # Z[i, j]: i stepped, j helped
-    groups = [[0, 1], [0, 2], [1, 2]]
-    records = [{"arm": "stl", "task": k, "network": k, "seed": s, "test_bce": 1.0} for k in range(3) for s in range(3)]
-    for network, (a, b) in enumerate(groups):  # gain of j with partner i equals Z[i, j] / 10
+def affinity_sweep(folder, z: np.ndarray, seeds: int = 3) -> None:
+    """One job of K tasks: the same Z every seed, and the gain of j with partner i equal to Z[i, j] / 10."""
+    k = len(z)
+    groups = [[a, b] for a in range(k) for b in range(a + 1, k)]
+    records = [
+        {"arm": "stl", "task": t, "network": t, "seed": s, "test_bce": 1.0} for t in range(k) for s in range(seeds)
+    ]
+    for network, (a, b) in enumerate(groups):
         records += [
             {"arm": "pairs", "task": j, "network": network, "seed": s, "test_bce": 1.0 - z[i, j] / 10}
             for i, j in ((a, b), (b, a))
-            for s in range(3)
+            for s in range(seeds)
         ]
-    payload = result(records, ["mtl", "stl", "pairs"], "affinity", data__tasks=3)
-    payload |= {"affinity": {"matrix": [z.tolist()] * 3}, "arms": {"pairs": {"groups": groups}}}
-    write(tmp_path, 0, payload)
+    payload = result(records, ["mtl", "stl", "pairs"], "affinity", data__tasks=k)
+    payload |= {"affinity": {"matrix": [z.tolist()] * seeds}, "arms": {"pairs": {"groups": groups}}}
+    write(folder, 0, payload)
+
+
+def test_affinity_rank_correlation_uses_directed_pair_gains(tmp_path):
+    affinity_sweep(tmp_path, np.array([[0.0, 3.0, 1.0], [2.0, 0.0, -1.0], [0.5, -2.0, 0.0]]))  # Z[i, j]: i stepped
     (verdict,) = affinity.analyse(collect(tmp_path)).verdicts
     assert verdict.test.mean == 1.0 and verdict.outcome == "holds"
+    assert "permutation test over tasks" in verdict.measured  # only the identity relabels to rho 1: p ~ 1/216
+
+
+def test_affinity_does_not_hold_when_relabelling_the_tasks_matches_the_correlation(tmp_path):
+    # Z = 1 on the cycle 0->1->2->0: every seed's rank correlation is 1 (t interval [1, 1]), but the
+    # three rotations of the tasks keep Z, so a random relabelling reaches 1 in a seed half the time.
+    affinity_sweep(tmp_path, np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]))
+    (verdict,) = affinity.analyse(collect(tmp_path)).verdicts
+    assert verdict.test.low == 1.0 and verdict.test.p < 0.05
+    assert verdict.outcome != "holds"
+    p = float(verdict.measured.rsplit("p = ", 1)[1])
+    assert 0.09 < p < 0.17  # 1/8 of the relabellings of 3 seeds give the observed mean
+
+
+def pair_frame(gain_of, seeds: int = 10, jobs: int = 2, k: int = 6) -> pd.DataFrame:
+    """Per job, seed and directed pair: a random Z and the gain `gain_of(z, rng)`."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for job in range(jobs):
+        for seed in range(seeds):
+            z = rng.standard_normal((k, k))
+            gain = gain_of(z, rng)
+            rows += [
+                {"job": str(job), "seed": seed, "i": i, "j": j, "z": z[i, j], "gain": gain[i, j]}
+                for i in range(k)
+                for j in range(k)
+                if i != j
+            ]
+    return pd.DataFrame(rows)
+
+
+def test_permutation_p_is_small_for_a_monotone_affinity_and_not_for_an_independent_one():
+    monotone = pair_frame(lambda z, rng: np.tanh(z) - 2)  # gain a strictly increasing function of Z
+    statistic, p, seeds = affinity.permutation_test(monotone)
+    assert statistic == pytest.approx(1.0) and seeds == 10
+    assert p == pytest.approx(1 / (1 + affinity.PERMUTATIONS))  # no relabelling reaches rho 1 in all 10 seeds
+    independent = pair_frame(lambda z, rng: rng.standard_normal(z.shape))
+    statistic, p, _ = affinity.permutation_test(independent)
+    per_seed = [stats.spearmanr(part["z"], part["gain"]).statistic for _, part in independent.groupby("seed")]
+    assert statistic == pytest.approx(np.mean(per_seed))  # the t test's values, averaged
+    assert p > 0.2
+    assert affinity.permutation_test(independent) == (statistic, p, 10)  # a fixed seed: deterministic
+
+
+def test_affinity_recovers_planted_blocks_and_not_a_structureless_matrix():
+    k, seeds = 6, 4
+    block = np.array([[1.0 if a % 2 == b % 2 else -1.0 for b in range(k)] for a in range(k)])  # groups k mod 2
+    jobs = pd.DataFrame({"job": ["blocks", "flat"], "data.tasks": k, "data.task_groups": 2, "train.max_networks": 0})
+    rng = np.random.default_rng(3)
+    rows = [
+        {"job": job, "seed": s, "i": i, "j": j, "z": z[i, j]}
+        for s in range(seeds)
+        for job, z in (("blocks", block + 0.1 * rng.standard_normal((k, k))), ("flat", np.full((k, k), 0.5)))
+        for i in range(k)
+        for j in range(k)
+    ]
+    ari = affinity.recovery_per_seed(pd.DataFrame(rows), jobs).set_index(["job", "seed"])["value"]
+    assert ari.loc["blocks"].tolist() == [1.0] * seeds
+    assert ari.loc["flat"].tolist() == [0.0] * seeds  # one group for every task: no better than chance
+    single = jobs.assign(**{"data.task_groups": 1})
+    assert affinity.recovery_per_seed(pd.DataFrame(rows), single).empty  # no planted groups, nothing to recover
 
 
 def test_caruana_table_compares_the_widest_shared_network_with_the_best_and_mean_separate_one(tmp_path):
@@ -80,3 +153,62 @@ def test_caruana_table_compares_the_widest_shared_network_with_the_best_and_mean
     table = capacity.caruana_table(capacity.with_config(collect(tmp_path), capacity.KEYS))
     # best stl 0.4, mean 0.5, mtl at width 16 0.3: 25% below the best, 40% below the mean
     assert "| 2 | 0.6000 | 0.4000 | 0.3000 | +25.0% | +40.0% |" in table
+
+
+# Per cell (width, labels per task) at rho 0.5: the per-seed task-mean gain, and the learned AUROC of stl.
+CELLS = {
+    (4, 100): ([0.05, 0.06, 0.07, 0.08], 0.8),  # p 0.0021: survives Holm over 5 cells (rank 2: 0.0125)
+    (4, 300): ([-0.04, -0.05, -0.06, -0.05], 0.8),  # p 0.0012: survives (rank 1: 0.01), sharing hurts
+    (4, 1000): ([0.02, 0.03, 0.05, 0.06], 0.8),  # p 0.022: 95% interval excludes 0, fails Holm (rank 3: 0.0167)
+    (32, 100): ([0.01, 0.04, 0.05, 0.06], 0.8),  # p 0.034: interval excludes 0, fails Holm
+    (32, 300): ([-0.02, 0.01, 0.03, -0.01], 0.8),  # p 0.84
+    (32, 1000): ([0.05, 0.06, 0.07, 0.08], 0.1),  # would survive, but the gate excludes it: never tested
+}
+
+
+def map_table():
+    rows = []
+    for job, ((width, n), (gains, learned)) in enumerate(CELLS.items()):
+        point = {"job": str(job), "model.width": width, "data.n_per_task": n, "data.relatedness": 0.5, "task": 0}
+        for seed, gain in enumerate(gains):
+            rows += [
+                {**point, "seed": seed, "arm": "stl", "metric": "test_bce", "value": 0.5},
+                {**point, "seed": seed, "arm": "mtl", "metric": "test_bce", "value": 0.5 - gain},
+                {**point, "seed": seed, "arm": "stl", "metric": "learned_auroc", "value": learned},
+            ]
+    return pd.DataFrame(rows)
+
+
+def test_help_hurt_map_marks_only_the_cells_whose_test_survives_holm_across_the_map():
+    table = map_table()
+    cells = help_hurt_map.cell_tests(table, help_hurt_map.gate(table, help_hurt_map.KEYS)[0])
+    marks = {(r["model.width"], r["data.n_per_task"]): r["mark"] for _, r in cells.iterrows()}
+    assert marks == {(4, 100): "helps", (4, 300): "hurts", (4, 1000): "", (32, 100): "", (32, 300): "", (32, 1000): ""}
+    uncorrected = {
+        (r["model.width"], r["data.n_per_task"]) for _, r in cells.iterrows() if r["low"] > 0 or r["high"] < 0
+    }
+    assert uncorrected == {(4, 100), (4, 300), (4, 1000), (32, 100), (32, 1000)}
+    assert cells["excluded"].tolist() == [False] * 5 + [True] and help_hurt_map.tested(cells) == 5
+    text = help_hurt_map.cell_table(cells)
+    assert "over the 5 cells" in text
+    outcomes = [
+        line.rsplit("|", 2)[1].strip()
+        for line in text.splitlines()
+        if line.startswith("| 4 ") or line.startswith("| 32 ")
+    ]
+    assert outcomes == ["sharing helps", "sharing hurts", "no detectable difference", "no detectable difference",
+                        "no detectable difference", "excluded by the gate"]  # fmt: skip
+    assert "| 4 | 100 | 0.5 | +0.0650 [+0.0445, +0.0855] | 4 | 0.0021 | sharing helps |" in text
+    # The figure marks the same cells: bold + at (4, 100), bold minus at (4, 300), "gate" at (32, 1000).
+    fig = Figure()
+    ax = fig.subplots()
+    style.heatmap(ax, cells, "model.width", "data.n_per_task", 0.1, "width", "labels")
+    bold = {
+        (t.get_text(), round(t.get_position()[0]), round(t.get_position()[1]))
+        for t in ax.texts
+        if t.get_fontweight() == "bold"
+    }
+    assert bold == {("+", 0, 0), ("\u2212", 0, 1)}
+    assert [(round(t.get_position()[0]), round(t.get_position()[1])) for t in ax.texts if t.get_text() == "gate"] == [
+        (1, 2)
+    ]

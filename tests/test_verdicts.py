@@ -86,3 +86,12 @@ def test_underpowered_rows_state_the_seeds_needed():
 def test_one_interval_format():
     assert fmt(0.0123, -0.001, 0.0256) == "+0.012 [-0.001, +0.026]"
     assert fmt(0.5) == "+0.500" and fmt(float("nan")) == "n/a"
+
+
+def test_a_confirming_test_can_withhold_holds_but_never_a_contradiction():
+    up, down = [0.10, 0.11, 0.12], [-0.10, -0.11, -0.12]  # 95% intervals well clear of 0 and of delta
+    (v,) = verdicts([(GAIN, up, "3 points")], {GAIN: ("permutation", 0.3)})
+    assert v.outcome == "underpowered" and v.measured.endswith("; 3 points; permutation p = 0.3")
+    assert verdicts([(GAIN, up, "")], {GAIN: ("permutation", 0.01)})[0].outcome == "holds"
+    assert verdicts([(GAIN, down, "")], {GAIN: ("permutation", 0.99)})[0].outcome == "contradicted"
+    assert decide(GAIN, t_test(up), True, confirmed=False) == "underpowered"

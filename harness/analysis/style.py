@@ -87,19 +87,34 @@ def log2_axis(ax, values) -> None:
     ax.minorticks_off()
 
 
+MARKS = {"helps": ("+", "-"), "hurts": ("\u2212", "--")}  # a significant cell's sign and its box's line
+
+
 def heatmap(ax, cells: pd.DataFrame, x: str, y: str, limit: float, xlabel: str, ylabel: str):
-    """Cells coloured by mean gain (diverging around 0); a box marks a CI that excludes 0."""
+    """Cells coloured by mean gain (diverging around 0).
+
+    `cells` has columns x, y, mean, and optionally `mark` ("helps", "hurts" or "": the
+    caller's test, e.g. after a multiple-comparison correction) and `excluded` (True: the
+    cell is left out of every test; drawn hatched grey with "gate", never coloured). A
+    marked cell gets a bold + (helps) or minus sign (hurts) and a box, solid or dashed.
+    """
     xs, ys = sorted(cells[x].unique()), sorted(cells[y].unique())
     grid = np.full((len(ys), len(xs)), np.nan)
     for _, c in cells.iterrows():
         i, j = ys.index(c[y]), xs.index(c[x])
+        if bool(c.get("excluded", False)):
+            ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fc="0.88", ec="0.55", hatch="//", lw=0.8, zorder=2))
+            ax.text(j, i, "gate", ha="center", va="center", fontsize=7, color="0.3", zorder=3)
+            continue
         grid[i, j] = c["mean"]
-        significant = c["low"] > 0 or c["high"] < 0
         dark = abs(c["mean"]) > 0.6 * limit  # white text on the darkest cells
-        text = f"{c['mean']:+.3f}" + ("\n*" if significant else "")
-        ax.text(j, i, text, ha="center", va="center", fontsize=7, color="white" if dark else "black")
-        if significant:
-            ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec="black", lw=1.6))
+        color = "white" if dark else "black"
+        mark = MARKS.get(c.get("mark", ""))
+        ax.text(j, i + (0.15 if mark else 0), f"{c['mean']:+.3f}", ha="center", va="center", fontsize=7, color=color)
+        if mark:
+            sign, line = mark
+            ax.text(j, i - 0.22, sign, ha="center", va="center", fontsize=11, fontweight="bold", color=color)
+            ax.add_patch(Rectangle((j - 0.46, i - 0.46), 0.92, 0.92, fill=False, ec="black", lw=1.8, ls=line))
     image = ax.imshow(grid, cmap="RdBu", norm=TwoSlopeNorm(0.0, -limit, limit), origin="lower", aspect="auto")
     ax.set_xticks(range(len(xs)), [f"{v:g}" for v in xs])
     ax.set_yticks(range(len(ys)), [f"{v:g}" for v in ys])

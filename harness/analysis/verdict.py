@@ -13,17 +13,22 @@ verdict is then fixed by the rule in `decide`:
 - no effect: the 90% interval lies inside +-delta (TOST at level 0.05);
 - underpowered: anything else; the minimal detectable effect at the seeds used and the
   seeds needed to detect delta are stated.
+
+A criterion may also name a confirming test (`verdicts(..., confirm=...)`: its name and p
+value, for example a permutation test where the per-seed values are not the only source
+of dependence): a signed criterion then holds only when that p is also below ALPHA; the
+p is shown in the measured text. It never turns a result into "holds" or "contradicted".
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from harness.analysis.stats import TTest, equivalent, holm, mde, seeds_needed, t_test
+from harness.analysis.stats import ALPHA, TTest, equivalent, holm, mde, seeds_needed, t_test
 
 OUTCOMES = ("holds", "contradicted", "no effect", "underpowered")
 
@@ -88,8 +93,9 @@ def _digits(delta: float) -> int:
     return max(3, 2 - math.floor(math.log10(delta))) if delta > 0 else 3
 
 
-def decide(criterion: Criterion, test: TTest, significant: bool) -> str:
-    """The outcome of one criterion; `significant`: its p value survived Holm's correction."""
+def decide(criterion: Criterion, test: TTest, significant: bool, confirmed: bool = True) -> str:
+    """The outcome of one criterion; `significant`: its p value survived Holm's correction;
+    `confirmed`: its confirming test, if it has one, agrees (a signed criterion holds only then)."""
     if test.n < 2:
         return "underpowered"
     side = 1 if test.low > 0 else -1 if test.high < 0 else 0  # from the interval, never from the mean
@@ -97,16 +103,32 @@ def decide(criterion: Criterion, test: TTest, significant: bool) -> str:
         if equivalent(test, criterion.delta):
             return "holds"
         return "contradicted" if significant and side != 0 else "underpowered"
-    if significant and side != 0:
+    if significant and side != 0 and (confirmed or side != criterion.sign):
         return "holds" if side == criterion.sign else "contradicted"
     return "no effect" if equivalent(test, criterion.delta) else "underpowered"
 
 
-def verdicts(tests: Sequence[tuple[Criterion, Sequence[float], str]]) -> list[Verdict]:
-    """Every criterion of one study: t tests on its per-seed values, Holm across them, then `decide`."""
+def verdicts(
+    tests: Sequence[tuple[Criterion, Sequence[float], str]],
+    confirm: Mapping[Criterion, tuple[str, float]] | None = None,
+) -> list[Verdict]:
+    """Every criterion of one study: t tests on its per-seed values, Holm across them, then `decide`.
+
+    `confirm`: per criterion, a confirming test's name and p value (module docstring); a
+    signed criterion holds only when that p is below ALPHA too.
+    """
+    confirm = confirm or {}
+    out = []
     run = [(c, t_test(values), note) for c, values, note in tests]
     reject = holm([t.p for _, t, _ in run])
-    return [Verdict(c, t, decide(c, t, r), note) for (c, t, note), r in zip(run, reject, strict=True)]
+    for (c, t, note), r in zip(run, reject, strict=True):
+        confirmed = True
+        if c in confirm:
+            name, p = confirm[c]
+            confirmed = bool(p < ALPHA)
+            note = "; ".join(part for part in (note, f"{name} p = {p:.2g}") if part)
+        out.append(Verdict(c, t, decide(c, t, r, confirmed), note))
+    return out
 
 
 def untested(criterion: Criterion, why: str) -> Verdict:

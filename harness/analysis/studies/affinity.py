@@ -3,30 +3,128 @@
 Z_{i->j} is measured on the all-task network (arm mtl) and averaged over steps; the pair
 gain of task j with partner i is stl's test log loss of j minus that of head j of the
 network trained on the pair (i, j) (arm pairs). Both are per seed.
+
+Criteria, fixed before any run:
+
+1. PREDICTS: per seed, the Spearman correlation of Z(i->j) and the pair gain over every
+   directed pair; t interval over seeds. The pairs of one seed share tasks, so they are
+   not independent: the verdict also needs a permutation test over tasks (`permutation_test`:
+   each seed's affinity matrix relabelled by a random permutation of its tasks, the gains
+   kept) to give a one-sided p below 0.05 before it can read "holds".
+2. RECOVERS: per seed, the partition the grouping search (`harness.grouping.choose`, the
+   same search the groups arm runs) picks from that seed's affinity matrix, against the
+   planted groups (task k in group k mod G) by the adjusted Rand index, averaged over the
+   jobs with planted groups (data.task_groups > 1); t test over seeds that the ARI > 0.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from harness import grouping
 from harness.analysis import style
 from harness.analysis.collect import Collection
 from harness.analysis.common import gate, held_equal, learning_curves, with_config
 from harness.analysis.registry import Section, study
 from harness.analysis.stats import mean_ci
+from harness.analysis.studies.grouping import ARI_DELTA, ari_per_seed
 from harness.analysis.verdict import Criterion, verdicts
 
 KEYS = ["data.relatedness"]
 PREDICTS = Criterion(
     "Affinity (Fifty et al. 2021): higher Z(i->j) predicts a larger gain of j when paired with i",
     "Spearman correlation of affinity and pair gain > 0",
-    "per-seed Spearman correlation over every directed pair (all rho), t interval over seeds",
+    "per-seed Spearman correlation over every directed pair (all rho), t interval over seeds; holds only if the "
+    "permutation test over tasks also gives p < 0.05",
     +1,
     0.1,
     "(Spearman)",
 )
+RECOVERS = Criterion(
+    "Affinity recovers the planted groups",
+    "adjusted Rand index of the partition chosen from each seed's affinity against the planted one > 0",
+    "per-seed ARI of the grouping search on that seed's affinity matrix, averaged over the jobs with planted "
+    "groups (task_groups > 1), t interval over seeds",
+    +1,
+    ARI_DELTA,
+    "(ARI)",
+)
+PERMUTATIONS = 2000  # relabellings of the tasks in the permutation test
+PERMUTATION_SEED = 0  # the test is deterministic
+
+
+def _spearman_rows(z: np.ndarray, gain: np.ndarray) -> np.ndarray:
+    """Spearman correlation of each row of z [P, n] with gain [n] (average ranks for ties)."""
+    rz = stats.rankdata(z, axis=1)
+    rg = stats.rankdata(gain)
+    rz = rz - rz.mean(axis=1, keepdims=True)
+    rg = rg - rg.mean()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (rz @ rg) / np.sqrt((rz**2).sum(axis=1) * (rg**2).sum())
+
+
+def permutation_test(
+    points: pd.DataFrame, permutations: int = PERMUTATIONS, seed: int = PERMUTATION_SEED
+) -> tuple[float, float, int]:
+    """(statistic, one-sided p, seeds used) of the permutation test over tasks.
+
+    Statistic: the mean over seeds of each seed's Spearman correlation of z and gain over
+    its directed pairs (every job of the seed together). Null: in each seed and job the
+    tasks of the affinity matrix are relabelled by one random permutation pi,
+    Z'(i, j) = Z(pi(i), pi(j)), while the gains stay; p = (1 + #{null >= statistic}) / (1 + P),
+    for the predicted direction (> 0). A seed enters only when its points cover every
+    directed pair of each of its jobs (so that a relabelled pair is always measured).
+    """
+    rng = np.random.default_rng(seed)
+    observed, null = [], []
+    for _, part in points.groupby("seed", sort=True):
+        measured, relabelled, gains, complete = [], [], [], True
+        for _, block in part.groupby("job", sort=True):
+            i, j = block["i"].to_numpy(int), block["j"].to_numpy(int)
+            k = int(max(i.max(), j.max())) + 1
+            z = np.full((k, k), np.nan)
+            z[i, j] = block["z"].to_numpy(float)
+            complete &= bool(np.isfinite(z[~np.eye(k, dtype=bool)]).all() and np.isfinite(block["gain"]).all())
+            pi = np.argsort(rng.random((permutations, k)), axis=1)  # one permutation of the tasks per row
+            measured.append(z[i, j])
+            relabelled.append(z[pi[:, i], pi[:, j]])  # [P, pairs]
+            gains.append(block["gain"].to_numpy(float))
+        if not complete or len(part) < 3:
+            continue
+        gain = np.concatenate(gains)
+        observed.append(_spearman_rows(np.concatenate(measured)[None, :], gain)[0])
+        null.append(_spearman_rows(np.concatenate(relabelled, axis=1), gain))
+    if not observed:
+        return math.nan, math.nan, 0
+    statistic, spread = float(np.mean(observed)), np.mean(null, axis=0)
+    p = (1 + int(np.sum(spread >= statistic - 1e-12))) / (1 + permutations)
+    return statistic, float(p), len(observed)
+
+
+def recovery_per_seed(affinity: pd.DataFrame, jobs: pd.DataFrame) -> pd.DataFrame:
+    """Per job with planted groups (data.task_groups > 1) and seed: the ARI of the partition the
+    grouping search picks from that seed's affinity matrix alone, against the planted groups.
+
+    `jobs` has columns job, data.tasks, data.task_groups and (optionally) train.max_networks.
+    """
+    config = jobs.set_index("job")
+    rows = []
+    for (job, seed), part in affinity.groupby(["job", "seed"], sort=True):
+        if job not in config.index or int(config.loc[job, "data.task_groups"]) < 2:
+            continue
+        k = int(config.loc[job, "data.tasks"])
+        signal = np.full((1, k, k), np.nan)
+        signal[0, part["i"].to_numpy(int), part["j"].to_numpy(int)] = part["z"].to_numpy(float)
+        limit = int(config.loc[job, "train.max_networks"]) if "train.max_networks" in config else 0
+        labels = grouping.labels_of(grouping.choose(signal, limit).partition, k)
+        rows += [{"job": job, "arm": "search", "seed": seed, "task": t, "group": int(g)} for t, g in enumerate(labels)]
+    found = pd.DataFrame(rows, columns=["job", "arm", "seed", "task", "group"])
+    found = found.merge(jobs[["job", "data.tasks", "data.task_groups"]], on="job")
+    return ari_per_seed(found, ["data.task_groups"])
 
 
 def pair_points(c: Collection, table: pd.DataFrame) -> pd.DataFrame:
@@ -106,7 +204,14 @@ def analyse(c: Collection) -> Section:
     per_seed = [
         stats.spearmanr(part["z"], part["gain"]).statistic for _, part in usable.groupby("seed") if len(part) >= 3
     ]
-    section.verdicts = verdicts([(PREDICTS, per_seed, f"{len(usable)} (pair, seed) points")])
+    _, p, seeds = permutation_test(usable)
+    tests = [(PREDICTS, per_seed, f"{len(usable)} (pair, seed) points")]
+    confirm = {PREDICTS: (f"permutation test over tasks ({PERMUTATIONS:,} relabellings, {seeds} seeds), one-sided", p)}
+    planted = c.jobs[c.jobs["job"].isin(set(kept["job"])) & (c.jobs["data.task_groups"] > 1)]
+    if not planted.empty:
+        ari = recovery_per_seed(c.affinity, planted)
+        tests.append((RECOVERS, ari.groupby("seed")["value"].mean(), f"{len(planted)} job(s) with planted groups"))
+    section.verdicts = verdicts(tests, confirm)
     curves = learning_curves(c, "data.relatedness", "Validation loss during training")
     if curves is not None:
         section.plot(

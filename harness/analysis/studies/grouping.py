@@ -171,7 +171,10 @@ def analyse(c: Collection) -> Section:
     axes[0][1].set_ylabel("gain of groups (test log loss, nats)")
     for ax in axes[0]:
         ax.set_xlabel("planted groups (data.task_groups)")
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+        else:  # no point passed the gate (or none has a groups arm): an empty panel, said so
+            ax.text(0.5, 0.5, "no point to show", ha="center", va="center", transform=ax.transAxes)
     section.plot(
         c.name,
         style.titled(fig, "Grouping search: recovery of the planted groups, and the grouped network's gain"),

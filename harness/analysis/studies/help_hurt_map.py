@@ -1,15 +1,26 @@
-"""Where sharing helps and where it hurts (harness/experiments/help_hurt_map.yaml)."""
+"""Where sharing helps and where it hurts (harness/experiments/help_hurt_map.yaml).
+
+Primary tests (the verdicts): the per-seed slopes of the task-mean gain against
+log2(labels per task) and against rho, over every cell (FEW, RELATED; Holm across the
+two). The map itself: every cell (width, labels per task, rho) that passes the
+learnability gate gets the paired t test on its per-seed task-mean gain (the verdicts'
+`t_test`), with Holm's correction across all of the map's tested cells together; a cell
+is marked (sharing helps / hurts) only when its test survives that correction.
+"""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+import pandas as pd
 
 from harness.analysis import style
 from harness.analysis.collect import Collection
 from harness.analysis.common import gate, held_equal, learning_curves, point_summary, with_config
 from harness.analysis.registry import Section, study
-from harness.analysis.stats import gain_per_seed, gain_summary, paired, slopes
-from harness.analysis.verdict import Criterion, verdicts
+from harness.analysis.stats import gain_per_seed, holm, paired, slopes, t_test
+from harness.analysis.verdict import Criterion, fmt, verdicts
 
 KEYS = ["model.width", "data.n_per_task", "data.relatedness"]
 FEW = Criterion(
@@ -34,6 +45,56 @@ PANELS = (
 )
 
 
+OUTCOME = {"helps": "sharing helps", "hurts": "sharing hurts", "": "no detectable difference"}
+
+
+def cell_tests(table: pd.DataFrame, kept: pd.DataFrame) -> pd.DataFrame:
+    """Per cell of KEYS: the per-seed task-mean gain's t test, and its mark after Holm across the cells.
+
+    `kept` holds the rows that passed the learnability gate; a cell absent from it is
+    `excluded` (its mean is kept for the table, it is never tested). Columns: KEYS, mean,
+    low, high (95% t interval), p, n (seeds), excluded, mark ("helps", "hurts" or "").
+    """
+    gain = gain_per_seed(paired(table, "test_bce", keys=KEYS), KEYS)
+    passed = set(kept[KEYS].drop_duplicates().itertuples(index=False, name=None))
+    rows = []
+    for key, part in gain.groupby(KEYS, sort=True):
+        t, excluded = t_test(part["gain"]), key not in passed
+        rows.append(
+            {**dict(zip(KEYS, key, strict=True)), "mean": t.mean, "low": t.low, "high": t.high, "n": t.n}
+            | {"p": math.nan if excluded else t.p, "excluded": excluded}
+        )
+    cells = pd.DataFrame(rows, columns=[*KEYS, "mean", "low", "high", "n", "p", "excluded"])
+    reject = holm(cells["p"].tolist())  # cells without a p (excluded, or one seed) are not counted
+    side = np.where(cells["low"] > 0, "helps", np.where(cells["high"] < 0, "hurts", ""))
+    cells["mark"] = np.where(reject, side, "")
+    return cells
+
+
+def tested(cells: pd.DataFrame) -> int:
+    """How many cells Holm's correction ran over (those with a p value)."""
+    return int(np.isfinite(cells["p"].to_numpy(float)).sum())
+
+
+def cell_table(cells: pd.DataFrame) -> str:
+    """Markdown: every cell's gain with its 95% interval, p and the outcome after Holm across the map."""
+    lines = [
+        f"Every cell of the map: paired t test on the per-seed task-mean gain (test log loss), Holm's correction "
+        f"over the {tested(cells)} cells that passed the learnability gate.",
+        "",
+        "| width | labels per task | rho | gain, nats (95% CI) | seeds | p | outcome after Holm |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for _, r in cells.iterrows():
+        p = "-" if not np.isfinite(r["p"]) else f"{r['p']:.2g}"
+        outcome = "excluded by the gate" if r["excluded"] else OUTCOME[r["mark"]]
+        lines.append(
+            f"| {r['model.width']:g} | {r['data.n_per_task']:g} | {r['data.relatedness']:g} | "
+            f"{fmt(r['mean'], r['low'], r['high'], 4)} | {r['n']} | {p} | {outcome} |"
+        )
+    return "\n".join(lines)
+
+
 @study("help_hurt_map")
 def analyse(c: Collection) -> Section:
     table = with_config(c, KEYS)
@@ -42,8 +103,11 @@ def analyse(c: Collection) -> Section:
         "Where sharing helps and where it hurts",
         "Over width, labels per task and relatedness, where is the gain of sharing positive, and where negative?",
     )
-    cells = gain_summary(table, "test_bce", KEYS)
-    limit = max(float(np.nanmax(np.abs(cells["mean"]))), 1e-6)
+    kept, gate_note = gate(table, KEYS)
+    section.notes.append(gate_note)
+    cells = cell_tests(table, kept)
+    shown = cells.loc[~cells["excluded"], "mean"].abs()
+    limit = max(float(shown.max()) if shown.notna().any() else 0.0, 1e-6)
     for i, (y, panel, ylabel, panel_name) in enumerate(PANELS):
         values = sorted(cells[panel].unique())
         fig, axes = style.figure(len(values), width=4.4, height=4.0)
@@ -56,11 +120,12 @@ def analyse(c: Collection) -> Section:
             f"{c.name}{'' if i == 0 else '_rho'}",
             style.titled(fig, f"Gain of sharing over width x {ylabel} (blue: sharing helps, red: hurts)"),
             "Each cell: mean over seeds of the task-averaged paired gain in test log loss (positive, blue = sharing "
-            "helped); boxed cells marked * have a 95% interval that excludes 0 (not corrected for the many cells: "
-            f"the verdicts use the per-seed slopes). {held_equal(c)}",
+            "helped). Marks are Holm-corrected over the "
+            f"{tested(cells)} cells that passed the learnability gate: a bold + in a solid box, sharing helps; a "
+            "bold minus in a dashed box, sharing hurts (the cell's paired t test over seeds survives Holm's "
+            "correction across the whole map; unmarked: no detectable difference). Hatched grey cells marked "
+            f"'gate' were excluded by the learnability gate and are not tested. {held_equal(c)}",
         )
-    kept, gate_note = gate(table, KEYS)
-    section.notes.append(gate_note)
     gain = gain_per_seed(paired(kept, "test_bce", keys=KEYS), KEYS)
     tests = []
     if gain["data.n_per_task"].nunique() >= 2:
@@ -78,5 +143,6 @@ def analyse(c: Collection) -> Section:
             "Mean validation log loss over tasks per arm (95% CI over seeds), "
             "one panel per labels per task; widths and rho averaged within a seed.",
         )
+    section.text = cell_table(cells)
     section.summary = point_summary(table, KEYS)
     return section
