@@ -5,7 +5,7 @@ import math
 import pandas as pd
 import pytest
 
-from harness.analysis.stats import delta_m, gain_summary, mean_ci, paired, summarize
+from harness.analysis.stats import TTest, delta_m, equivalent, gain_summary, holm, mean_ci, paired, slopes, summarize
 
 
 def test_mean_ci_matches_hand_computed_t_interval():
@@ -107,3 +107,36 @@ def test_pairs_never_cross_jobs():
     assert paired(table, "test_bce", keys=["point"]).empty
     both = _jobs_table([("a", "mtl", 0, 0, 0.4), ("a", "stl", 0, 0, 0.5), ("b", "mtl", 0, 0, 0.3)])
     assert paired(both, "test_bce", keys=["point"])["gain"].tolist() == pytest.approx([0.1])
+
+
+def test_holm_rejects_a_p_value_equal_to_its_threshold():
+    # Holm rejects while p_(i) <= alpha / (m - i + 1): 0.025 = 0.05 / 2, then 0.05 = 0.05 / 1.
+    assert holm([0.05]) == [True]
+    assert holm([0.05, 0.025]) == [True, True]
+
+
+def test_tost_takes_two_seeds_and_needs_the_interval_strictly_inside():
+    def interval(low90, high90, n=2):
+        return TTest(n=n, mean=0.0, sd=0.1, low=-1.0, high=1.0, low90=low90, high90=high90, p=1.0)
+
+    assert equivalent(interval(-0.125, 0.125), 0.25)  # two seeds are enough for the test
+    assert not equivalent(interval(-0.125, 0.125, n=1), 0.25)
+    assert not equivalent(interval(-0.25, 0.125), 0.25)  # a bound on -delta is not inside
+    assert not equivalent(interval(-0.125, 0.25), 0.25)  # nor one on +delta
+
+
+def test_slopes_skip_missing_points_and_read_numbers_held_as_objects():
+    import numpy as np
+
+    # Seed 0: y = 2x at x = 0, 1 (the point without y is left out): slope 2. Seed 1: y = 3 - x.
+    frame = pd.DataFrame(
+        {
+            "seed": [0, 0, 0, 1, 1, 1],
+            "x": pd.Series([0, 1, 2, 0, 1, None], dtype=object),  # a key missing in one job: None
+            "gain": pd.Series([0.0, 2.0, None, 3.0, 2.0, 1.0], dtype=object),
+        }
+    )
+    out = slopes(frame, "x")
+    assert out["seed"].tolist() == [0, 1]
+    assert out["slope"].tolist() == pytest.approx([2.0, -1.0])
+    assert np.isfinite(out["slope"]).all()
