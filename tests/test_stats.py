@@ -5,7 +5,18 @@ import math
 import pandas as pd
 import pytest
 
-from harness.analysis.stats import TTest, delta_m, equivalent, gain_summary, holm, mean_ci, paired, slopes, summarize
+from harness.analysis.stats import (
+    TTest,
+    delta_m,
+    equivalent,
+    gain_summary,
+    holm,
+    mean_ci,
+    paired,
+    slopes,
+    summarize,
+    t_test,
+)
 
 
 def test_mean_ci_matches_hand_computed_t_interval():
@@ -140,3 +151,34 @@ def test_slopes_skip_missing_points_and_read_numbers_held_as_objects():
     assert out["seed"].tolist() == [0, 1]
     assert out["slope"].tolist() == pytest.approx([2.0, -1.0])
     assert np.isfinite(out["slope"]).all()
+
+
+def test_slopes_need_two_distinct_x_and_keep_their_columns_when_none_qualifies():
+    # Seed 0: x = 0, 1 -> slope 2 (a spread of exactly 1 counts). Seed 1: x constant -> no slope.
+    frame = pd.DataFrame({"seed": [0, 0, 1, 1, 1], "x": [0.0, 1.0, 3.0, 3.0, 3.0], "gain": [1.0, 3.0, 1.0, 2.0, 3.0]})
+    out = slopes(frame, "x")
+    assert out["seed"].tolist() == [0] and out["slope"].tolist() == pytest.approx([2.0])
+    flat = slopes(frame[frame["seed"] == 1], "x")
+    assert flat.empty and list(flat.columns) == ["seed", "slope"]
+
+
+def test_t_test_with_two_values_is_a_test_with_one_degree_of_freedom():
+    # mean 2, sd sqrt(2), se 1; with 1 df (Cauchy) t_0.975 = 12.706205, t_0.95 = 6.313752 and
+    # p = 1 - 2 atan(2) / pi = 0.295167.
+    t = t_test([1.0, 3.0])
+    assert (t.n, t.mean) == (2, 2.0) and t.sd == pytest.approx(math.sqrt(2))
+    assert (t.low, t.high) == pytest.approx((2 - 12.706205, 2 + 12.706205), rel=1e-6)
+    assert (t.low90, t.high90) == pytest.approx((2 - 6.313752, 2 + 6.313752), rel=1e-6)
+    assert t.p == pytest.approx(1 - 2 * math.atan(2) / math.pi, rel=1e-6)
+
+
+def test_t_test_below_two_values_has_a_mean_at_most_and_warns_of_nothing():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "mean of empty slice"
+        one, none = t_test([5.0, float("nan")]), t_test([])
+    assert (one.n, one.mean, none.n) == (1, 5.0, 0)
+    for t in (one, none):
+        fields = (t.sd, t.low, t.high, t.low90, t.high90, t.p, *(() if t.n else (t.mean,)))
+        assert all(isinstance(v, float) and math.isnan(v) for v in fields)
