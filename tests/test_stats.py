@@ -11,6 +11,7 @@ from harness.analysis.stats import (
     equivalent,
     gain_summary,
     holm,
+    mde,
     mean_ci,
     paired,
     slopes,
@@ -182,3 +183,15 @@ def test_t_test_below_two_values_has_a_mean_at_most_and_warns_of_nothing():
     for t in (one, none):
         fields = (t.sd, t.low, t.high, t.low90, t.high90, t.p, *(() if t.n else (t.mean,)))
         assert all(isinstance(v, float) and math.isnan(v) for v in fields)
+
+
+def test_t_test_without_spread_is_certain_unless_the_mean_is_zero():
+    # se = 0: the p value is 0 for a non-zero mean and 1 for a zero one.
+    assert t_test([1.0, 1.0]).p == 0.0 and t_test([0.5, 0.5, 0.5]).p == 0.0
+    assert t_test([0.0, 0.0]).p == 1.0
+
+
+def test_mde_scales_with_sd_from_two_seeds_and_needs_a_finite_sd():
+    # n = 2, 1 df: (t_0.975 + t_0.8) sd / sqrt(2) = (12.706205 + tan(0.3 pi)) * 2 / sqrt(2)
+    assert mde(2.0, 2) == pytest.approx((12.706205 + math.tan(0.3 * math.pi)) * 2 / math.sqrt(2), rel=1e-6)
+    assert math.isnan(mde(math.inf, 5)) and math.isnan(mde(1.0, 1))
