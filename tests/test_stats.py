@@ -14,6 +14,7 @@ from harness.analysis.stats import (
     mde,
     mean_ci,
     paired,
+    seeds_needed,
     slopes,
     summarize,
     t_test,
@@ -195,3 +196,9 @@ def test_mde_scales_with_sd_from_two_seeds_and_needs_a_finite_sd():
     # n = 2, 1 df: (t_0.975 + t_0.8) sd / sqrt(2) = (12.706205 + tan(0.3 pi)) * 2 / sqrt(2)
     assert mde(2.0, 2) == pytest.approx((12.706205 + math.tan(0.3 * math.pi)) * 2 / math.sqrt(2), rel=1e-6)
     assert math.isnan(mde(math.inf, 5)) and math.isnan(mde(1.0, 1))
+
+
+def test_seeds_needed_without_an_effect_or_a_finite_sd_is_unknown_and_without_spread_is_two():
+    assert seeds_needed(math.inf, 1.0) is None
+    assert seeds_needed(1.0, 0.0) is None and seeds_needed(0.0, 0.0) is None
+    assert seeds_needed(0.0, 0.1) == 2  # no spread: the smallest paired test detects any effect
