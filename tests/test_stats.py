@@ -202,3 +202,11 @@ def test_seeds_needed_without_an_effect_or_a_finite_sd_is_unknown_and_without_sp
     assert seeds_needed(math.inf, 1.0) is None
     assert seeds_needed(1.0, 0.0) is None and seeds_needed(0.0, 0.0) is None
     assert seeds_needed(0.0, 0.1) == 2  # no spread: the smallest paired test detects any effect
+
+
+def test_seeds_needed_is_the_fewest_seeds_the_t_formula_accepts():
+    # sd / delta = 0.11. Two seeds (1 df): ((12.706205 + tan(0.3 pi)) * 0.11)^2 = 2.40 -> 3 > 2, too few.
+    # Three seeds (2 df): ((4.302653 + sqrt(1.125)) * 0.11)^2 = 0.35 -> 1 <= 3, enough. Iterating
+    # n -> formula(n) from the normal start (2) alternates 2, 3, 2, ... and must not stop on 2.
+    assert seeds_needed(0.11, 1.0) == 3
+    assert seeds_needed(1.0, 1.0) == 10  # 8 (normal) -> 11 -> 10 -> 10 converges

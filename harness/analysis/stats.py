@@ -162,19 +162,26 @@ def mde(sd: float, n: int, alpha: float = ALPHA, power: float = POWER) -> float:
 
 
 def seeds_needed(sd: float, delta: float, alpha: float = ALPHA, power: float = POWER) -> int | None:
-    """Seeds for a paired t test to detect `delta`: the normal approximation, then iterated with t."""
+    """Seeds for a paired t test to detect `delta`: the fewest n >= 2 with n >= ((t_{1-alpha/2,n-1} +
+    t_{power,n-1}) sd / delta)^2, searched from the normal approximation."""
     if not (np.isfinite(sd) and delta > 0):
         return None
     if sd == 0:
         return 2
+    t = _scipy_stats.t
+
+    def enough(n: int) -> bool:
+        return n >= math.ceil(((t.ppf(1 - alpha / 2, n - 1) + t.ppf(power, n - 1)) * sd / delta) ** 2)
+
+    # `enough` is false up to the answer and true from it on (the right side falls as n grows), so
+    # step from the normal start to the boundary. Iterating n -> the right side instead can
+    # alternate (2, 3, 2, ... for sd / delta near 0.1) and stop on a count that is too small.
     z = _scipy_stats.norm
     n = max(2, math.ceil(((z.ppf(1 - alpha / 2) + z.ppf(power)) * sd / delta) ** 2))
-    t = _scipy_stats.t
-    for _ in range(100):
-        better = max(2, math.ceil(((t.ppf(1 - alpha / 2, n - 1) + t.ppf(power, n - 1)) * sd / delta) ** 2))
-        if better == n:
-            break
-        n = better
+    while n > 2 and enough(n - 1):
+        n -= 1
+    while not enough(n):
+        n += 1
     return n
 
 
