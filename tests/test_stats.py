@@ -210,3 +210,11 @@ def test_seeds_needed_is_the_fewest_seeds_the_t_formula_accepts():
     # n -> formula(n) from the normal start (2) alternates 2, 3, 2, ... and must not stop on 2.
     assert seeds_needed(0.11, 1.0) == 3
     assert seeds_needed(1.0, 1.0) == 10  # 8 (normal) -> 11 -> 10 -> 10 converges
+
+
+def test_summarize_sorts_the_groups_and_keeps_a_missing_key_as_a_group():
+    # Keys 2, 1, NaN (a key missing in some jobs) as they come: rows sorted 1, 2, then NaN.
+    frame = pd.DataFrame({"k": [2.0, 1.0, float("nan"), 2.0], "value": [4.0, 1.0, 7.0, 6.0]})
+    out = summarize(frame, ["k"])
+    assert out["k"].tolist()[:2] == [1.0, 2.0] and math.isnan(out["k"].iloc[2])
+    assert out["mean"].tolist() == [1.0, 5.0, 7.0] and out["n"].tolist() == [1, 2, 1]
