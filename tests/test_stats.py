@@ -218,3 +218,11 @@ def test_summarize_sorts_the_groups_and_keeps_a_missing_key_as_a_group():
     out = summarize(frame, ["k"])
     assert out["k"].tolist()[:2] == [1.0, 2.0] and math.isnan(out["k"].iloc[2])
     assert out["mean"].tolist() == [1.0, 5.0, 7.0] and out["n"].tolist() == [1, 2, 1]
+
+
+def test_summarize_reports_both_bounds_and_its_columns_when_empty():
+    # Values 4 and 6: mean 5, sd sqrt(2), n 2, half-width t_{0.975,1} * sqrt(2) / sqrt(2) = 12.706205.
+    out = summarize(pd.DataFrame({"k": [1, 1], "value": [4.0, 6.0]}), ["k"])
+    assert out[["low", "high"]].iloc[0].tolist() == pytest.approx([5 - 12.706205, 5 + 12.706205], rel=1e-6)
+    empty = summarize(pd.DataFrame({"k": [], "value": []}), ["k"])
+    assert empty.empty and list(empty.columns) == ["k", "mean", "low", "high", "n"]
