@@ -226,3 +226,15 @@ def test_summarize_reports_both_bounds_and_its_columns_when_empty():
     assert out[["low", "high"]].iloc[0].tolist() == pytest.approx([5 - 12.706205, 5 + 12.706205], rel=1e-6)
     empty = summarize(pd.DataFrame({"k": [], "value": []}), ["k"])
     assert empty.empty and list(empty.columns) == ["k", "mean", "low", "high", "n"]
+
+
+def test_seeds_needed_depends_on_sd_over_delta_and_starts_no_higher_than_needed():
+    assert seeds_needed(2.0, 2.0) == seeds_needed(0.5, 0.5) == 10  # sd / delta = 1, as above
+    # sd / delta = 0.05: two seeds are enough ((12.706205 + tan(0.3 pi)) * 0.05)^2 = 0.50 -> 1 <= 2.
+    assert seeds_needed(0.05, 1.0) == 2
+    # sd / delta = 0.33: three seeds (2 df) give ((4.302653 + sqrt(1.125)) * 0.33)^2 = 3.13 -> 4 > 3;
+    # four (3 df) give ((3.182446 + 0.978472) * 0.33)^2 = 1.89 -> 2 <= 4.
+    assert seeds_needed(0.33, 1.0) == 4
+    # sd / delta = 3: the normal start is ceil(70.64) = 71; ((t_0.975 + t_0.8) * 3)^2 is 72.65 with 71
+    # seeds, 72.62 with 72 (-> 73, too few) and 72.60 with 73 (-> 73, enough).
+    assert seeds_needed(3.0, 1.0) == 73
