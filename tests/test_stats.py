@@ -238,3 +238,14 @@ def test_seeds_needed_depends_on_sd_over_delta_and_starts_no_higher_than_needed(
     # sd / delta = 3: the normal start is ceil(70.64) = 71; ((t_0.975 + t_0.8) * 3)^2 is 72.65 with 71
     # seeds, 72.62 with 72 (-> 73, too few) and 72.60 with 73 (-> 73, enough).
     assert seeds_needed(3.0, 1.0) == 73
+
+
+def test_paired_without_one_arm_is_empty_with_its_columns_and_takes_the_first_of_duplicates():
+    only_shared = _table([(1, "mtl", 0, 0, "test_bce", 0.4)])
+    out = paired(only_shared, "test_bce", keys=["point"])
+    assert out.empty and list(out.columns) == ["point", "task", "seed", "shared", "separate", "gain"]
+    # The same (point, task, seed, arm) twice: the first row counts (0.5 - 0.4), not the mean (0.5 - 0.3).
+    doubled = _table(
+        [(1, "mtl", 0, 0, "test_bce", 0.4), (1, "mtl", 0, 0, "test_bce", 0.2), (1, "stl", 0, 0, "test_bce", 0.5)]
+    )
+    assert paired(doubled, "test_bce", keys=["point"])["gain"].tolist() == pytest.approx([0.1])
