@@ -209,7 +209,7 @@ def test_seeds_needed_is_the_fewest_seeds_the_t_formula_accepts():
     # Three seeds (2 df): ((4.302653 + sqrt(1.125)) * 0.11)^2 = 0.35 -> 1 <= 3, enough. Iterating
     # n -> formula(n) from the normal start (2) alternates 2, 3, 2, ... and must not stop on 2.
     assert seeds_needed(0.11, 1.0) == 3
-    assert seeds_needed(1.0, 1.0) == 10  # 8 (normal) -> 11 -> 10 -> 10 converges
+    assert seeds_needed(1.0, 1.0) == 10  # from the normal start 8: 8 and 9 are too few, 10 enough
 
 
 def test_summarize_sorts_the_groups_and_keeps_a_missing_key_as_a_group():
