@@ -195,3 +195,30 @@ def test_config_names_the_study(tmp_path):
     job(tmp_path, 0, result)
     c = collect(tmp_path)
     assert c.study == "capacity" and c.name == "capacity"
+
+
+def test_flatten_joins_nested_keys_with_dots_and_lists_with_commas():
+    from harness.analysis.collect import flatten
+
+    assert flatten({"data": {"tasks": 8, "names": ["a", 2]}, "arms": ["mtl", "stl"]}) == {
+        "data.tasks": 8,
+        "data.names": "a,2",
+        "arms": "mtl,stl",
+    }
+
+
+def test_a_fixed_override_counts_one_job_per_value_of_the_swept_ones(sweep):
+    # 2 widths (swept) x data.tasks=3 (fixed: one value) = 2 jobs, and folders 0 to 5 exist: none
+    # never started. Then 5 widths x 2 step counts x 1 = 10 jobs: 6 to 9 never started.
+    (sweep / "multirun.yaml").write_text(
+        "hydra:\n  sweep:\n    subdir: ${hydra.job.num}\n  sweeper:\n    params:\n      model.width: 4,16\n"
+        "  overrides:\n    task:\n    - data.tasks=3\n"
+    )
+    never = {p.job for p in collect(sweep).problems if p.detail.startswith("job never started")}
+    assert never == set()
+    (sweep / "multirun.yaml").write_text(
+        "hydra:\n  sweep:\n    subdir: ${hydra.job.num}\n  sweeper:\n    params:\n      model.width: 4,16,64,256,1024\n"
+        "      train.steps: 10,20\n  overrides:\n    task:\n    - data.tasks=3\n"
+    )  # 5 x 2 x 1 = 10 jobs
+    never = {p.job for p in collect(sweep).problems if p.detail.startswith("job never started")}
+    assert never == {"6", "7", "8", "9"}

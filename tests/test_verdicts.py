@@ -30,7 +30,7 @@ def test_tost_needs_the_90_percent_interval_inside_delta():
 def test_minimal_detectable_effect_and_seeds_needed():
     # (t_{0.975,2} + t_{0.8,2}) / sqrt(3); t_{0.8,2} = sqrt(1.125) from the closed form above.
     assert mde(1.0, 3) == pytest.approx((4.302653 + math.sqrt(1.125)) / math.sqrt(3), rel=1e-6)
-    # normal start: (1.959964 + 0.841621)^2 = 7.85 -> 8; with t: 8 -> 11 -> 10 -> 10
+    # normal start: (1.959964 + 0.841621)^2 = 7.85 -> 8; with t, 8 and 9 seeds need 11 (too few), 10 need 10
     assert seeds_needed(1.0, 1.0) == 10
     assert seeds_needed(0.5, 1.0) < seeds_needed(1.0, 1.0) < seeds_needed(2.0, 1.0)
 

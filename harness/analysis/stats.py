@@ -162,19 +162,25 @@ def mde(sd: float, n: int, alpha: float = ALPHA, power: float = POWER) -> float:
 
 
 def seeds_needed(sd: float, delta: float, alpha: float = ALPHA, power: float = POWER) -> int | None:
-    """Seeds for a paired t test to detect `delta`: the normal approximation, then iterated with t."""
+    """Seeds for a paired t test to detect `delta`: the fewest n >= 2 with n >= ((t_{1-alpha/2,n-1} +
+    t_{power,n-1}) sd / delta)^2, searched upwards from the normal approximation (power >= 0.5)."""
     if not (np.isfinite(sd) and delta > 0):
         return None
     if sd == 0:
         return 2
+    t = _scipy_stats.t
+
+    def enough(n: int) -> bool:
+        return n >= math.ceil(((t.ppf(1 - alpha / 2, n - 1) + t.ppf(power, n - 1)) * sd / delta) ** 2)
+
+    # For power >= 0.5 both t quantiles exceed the normal ones, so no n below the normal start is
+    # enough, and `enough` stays true once it holds (its right side falls as n grows): step up to
+    # the first n. Iterating n -> the right side instead can alternate (2, 3, 2, ... for sd / delta
+    # near 0.1) and stop on a count that is too small.
     z = _scipy_stats.norm
     n = max(2, math.ceil(((z.ppf(1 - alpha / 2) + z.ppf(power)) * sd / delta) ** 2))
-    t = _scipy_stats.t
-    for _ in range(100):
-        better = max(2, math.ceil(((t.ppf(1 - alpha / 2, n - 1) + t.ppf(power, n - 1)) * sd / delta) ** 2))
-        if better == n:
-            break
-        n = better
+    while not enough(n):
+        n += 1
     return n
 
 
