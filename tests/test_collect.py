@@ -222,3 +222,61 @@ def test_a_fixed_override_counts_one_job_per_value_of_the_swept_ones(sweep):
     )  # 5 x 2 x 1 = 10 jobs
     never = {p.job for p in collect(sweep).problems if p.detail.startswith("job never started")}
     assert never == {"6", "7", "8", "9"}
+
+
+def test_load_returns_a_usable_payload_or_the_exact_problem(tmp_path):
+    from harness.analysis.collect import Problem, _load
+
+    def load(content):
+        path = tmp_path / "result.json"
+        path.write_text(content if isinstance(content, str) else json.dumps(content))
+        return _load(path, "3/1")
+
+    ok = {"schema_version": 1, "status": "ok", "records": [{"arm": "mtl"}], "config": {}}
+    assert load(ok) == (ok, None)
+    assert load(ok | {"schema_version": 2}) == (ok | {"schema_version": 2}, None)
+    expected = {
+        "[1, 2]": ("corrupt", "result.json is not a JSON object"),
+        json.dumps(ok | {"schema_version": 99}): ("schema", "schema_version=99, expected 1 or 2"),
+        json.dumps(ok | {"schema_version": "2"}): ("schema", "schema_version='2', expected 1 or 2"),
+        json.dumps({"status": "ok"}): ("schema", "schema_version=None, expected 1 or 2"),
+        json.dumps(ok | {"status": "diverged", "diverged": [{"arm": "mtl", "seed": 0}, {"arm": "stl", "seed": 1}]}):
+            ("diverged", "non-finite training loss (mtl seed 0, stl seed 1)"),
+        json.dumps(ok | {"status": "diverged"}): ("diverged", "non-finite training loss (no detail)"),
+        json.dumps(ok | {"status": "failed", "error": "boom"}): ("failed", "status='failed': boom"),
+        json.dumps(ok | {"status": "failed", "error": ""}): ("failed", "status='failed': no error message"),
+        json.dumps({"schema_version": 2}): ("failed", "status=None: no error message"),
+        json.dumps(ok | {"records": []}): ("empty", "status ok but no records or config"),
+        json.dumps(ok | {"config": ["a"]}): ("empty", "status ok but no records or config"),
+        json.dumps({k: v for k, v in ok.items() if k != "config"}): ("empty", "status ok but no records or config"),
+    }  # fmt: skip
+    for content, (kind, detail) in expected.items():
+        assert load(content) == (None, Problem("3/1", kind, detail)), content
+
+
+def test_write_table_writes_each_file_without_the_index(tmp_path):
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from harness.analysis.collect import Collection, Problem
+
+    table = pd.DataFrame({"job": ["0", "1"], "value": [0.5, 0.25]}, index=[7, 9])
+    jobs = pd.DataFrame({"job": ["0"], "model.width": [4]}, index=[3])
+    curves = pd.DataFrame({"job": ["0"], "step": [10], "val_bce": [0.75]}, index=[5])
+    problems = [Problem("2", "corrupt", "cut short"), Problem("4", "missing", "no result")]
+    c = Collection(root=tmp_path, table=table, jobs=jobs, swept=[], problems=problems, curves=curves)
+    out = tmp_path / "a" / "b"
+    expected = [out / "results.csv", out / "jobs.csv", out / "results.parquet", out / "curves.parquet",
+                out / "problems.csv"]  # fmt: skip
+    assert write_table(c, str(out)) == expected
+    assert write_table(c, out) == expected  # the folder exists already: written over
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in expected)
+    assert (out / "results.csv").read_text() == "job,value\n0,0.5\n1,0.25\n"
+    assert (out / "jobs.csv").read_text() == "job,model.width\n0,4\n"
+    assert (out / "problems.csv").read_text() == "job,kind,detail\n2,corrupt,cut short\n4,missing,no result\n"
+    assert pq.read_table(out / "results.parquet").to_pydict() == {"job": ["0", "1"], "value": [0.5, 0.25]}
+    assert pq.read_table(out / "curves.parquet").to_pydict() == {"job": ["0"], "step": [10], "val_bce": [0.75]}
+    c.problems = []
+    clean = tmp_path / "clean"
+    assert write_table(c, clean) == [clean / p.name for p in expected[:4]]
+    assert not (clean / "problems.csv").exists()
