@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from harness.analysis.collect import CollectError, collect, write_table
+from harness.analysis.collect import CollectError, Problem, collect, write_table
 from harness.config import RunConfig, to_dict
 from harness.results import SCHEMA_VERSION
 
@@ -280,3 +280,56 @@ def test_write_table_writes_each_file_without_the_index(tmp_path):
     clean = tmp_path / "clean"
     assert write_table(c, clean) == [clean / p.name for p in expected[:4]]
     assert not (clean / "problems.csv").exists()
+
+
+def test_collect_builds_every_frame_and_words_every_problem(tmp_path):
+    first = payload(4) | {"environment": {"host": "h0"}, "created": "c0"}
+    first["affinity"] = {"matrix": [[[0.0, 0.5], [0.25, 0.0]]]}
+    second = payload(16)
+    cfg = second["config"]
+    cfg["arms"], cfg["data"]["noise"], cfg["train"]["steps"], cfg["runtime"]["progress"] = ["mtl"], 0.25, 20, False
+    job(tmp_path, 0, first)
+    job(tmp_path, 1, second)
+    job(tmp_path, 2, None)
+    job(tmp_path, 3, payload(4) | {"records": [{"arm": "mtl", "task": 0}]})
+    job(tmp_path, 4, payload(4) | {"curves": {"steps": [], "mtl": {"val_bce": [0.5]}}})
+    c = collect(tmp_path)
+    assert c.problems == [
+        Problem("2", "missing", "no result.json (job killed, failed or still running)"),
+        Problem("3", "corrupt", "malformed records: KeyError: 'seed'"),
+        Problem("4", "curves", "job kept, its learning curves left out: ValueError: arm mtl: val_bce of shape (1,) "
+                "for 0 evaluation steps"),
+    ]  # fmt: skip
+    assert c.swept == ["arms", "data.noise", "model.width", "train.steps"]
+    assert list(c.table.columns) == ["job", *c.swept, "arm", "network", "task", "task_name", "seed", "arm_width",
+                                     "arm_params", "metric", "value"]  # fmt: skip
+    assert len(c.table) == 3 * 8 * 5 and sorted(set(c.table["job"])) == ["0", "1", "4"]
+    assert c.table[c.table["job"] == "1"]["train.steps"].unique().tolist() == [20]
+    jobs = c.jobs.set_index("job")
+    assert list(jobs.index) == ["0", "1", "4"]
+    assert list(jobs.columns[-3:]) == ["timing.train_seconds", "environment.host", "created"]
+    assert jobs.loc["0", "environment.host"] == "h0" and jobs.loc["0", "created"] == "c0"
+    assert jobs.loc["1", "timing.train_seconds"] == 1.0 and jobs.loc["1", "runtime.progress"] == False  # noqa: E712
+    pairs = ((0, 0, 0.0), (0, 1, 0.5), (1, 0, 0.25), (1, 1, 0.0))
+    assert c.affinity.to_dict("records") == [{"job": "0", "seed": 0, "i": i, "j": j, "z": z} for i, j, z in pairs]
+    assert c.arms[["job", "arm", "networks"]].values.tolist() == [
+        ["0", "mtl", 1], ["0", "stl", 2], ["1", "mtl", 1], ["1", "stl", 2], ["4", "mtl", 1], ["4", "stl", 2]
+    ]  # fmt: skip
+    assert c.curves.empty and list(c.curves.columns) == ["job", "arm", "network", "head", "task", "seed", "step",
+                                                         "val_bce", "train_loss"]  # fmt: skip
+    assert c.partitions.empty and list(c.partitions.columns) == ["job", "arm", "task", "seed", "group"]
+    assert (c.study, c.experiment) == (None, "capacity")
+
+
+def test_collect_names_up_to_five_unusable_jobs_in_its_error(tmp_path):
+    for num in range(6):
+        job(tmp_path, num, None)
+    with pytest.raises(CollectError) as error:
+        collect(tmp_path)
+    listed = "; ".join(f"{n}: missing" for n in range(5))
+    assert str(error.value) == f"{tmp_path}: no usable result.json found (6 unusable: {listed})"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(CollectError) as error:
+        collect(empty)
+    assert str(error.value) == f"{empty}: no usable result.json found"
