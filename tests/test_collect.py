@@ -333,3 +333,23 @@ def test_collect_names_up_to_five_unusable_jobs_in_its_error(tmp_path):
     with pytest.raises(CollectError) as error:
         collect(empty)
     assert str(error.value) == f"{empty}: no usable result.json found"
+
+
+def test_collect_joins_the_jobs_curves_and_partitions_and_names_no_study_when_they_differ(tmp_path):
+    for num, study, groups in ((0, "a", [[0, 1]]), (1, "b", [[1], [0]])):
+        result = payload(4) | {"overrides": [f"+experiment={study}"], "grouping": {"per_seed": [groups]}}
+        result["config"]["study"] = study
+        result["arms"]["mtl"]["groups"] = [[0, 1]]
+        result["curves"] = {"steps": [5], "mtl": {"val_bce": [[[[0.3, 0.4]]]]}}  # [S=1, E=1, G=1, H=2]
+        job(tmp_path, num, result)
+    c = collect(tmp_path)
+    assert (c.study, c.experiment, c.name) == (None, None, "sweep")
+    assert list(c.curves.index) == [0, 1, 2, 3]
+    assert c.curves[["job", "task", "step", "val_bce"]].values.tolist() == [
+        ["0", 0, 5, 0.3], ["0", 1, 5, 0.4], ["1", 0, 5, 0.3], ["1", 1, 5, 0.4]
+    ]  # fmt: skip
+    assert c.partitions.values.tolist() == [
+        ["0", "search", 0, 0, 0], ["0", "search", 1, 0, 0], ["1", "search", 1, 0, 0], ["1", "search", 0, 0, 1]
+    ]  # fmt: skip
+    assert list(c.partitions.columns) == ["job", "arm", "task", "seed", "group"]
+    assert c.affinity.empty and list(c.affinity.columns) == ["job", "seed", "i", "j", "z"]
