@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from harness.analysis.collect import CollectError, collect, write_table
+from harness.analysis.collect import CollectError, Problem, collect, write_table
 from harness.config import RunConfig, to_dict
 from harness.results import SCHEMA_VERSION
 
@@ -222,3 +222,134 @@ def test_a_fixed_override_counts_one_job_per_value_of_the_swept_ones(sweep):
     )  # 5 x 2 x 1 = 10 jobs
     never = {p.job for p in collect(sweep).problems if p.detail.startswith("job never started")}
     assert never == {"6", "7", "8", "9"}
+
+
+def test_load_returns_a_usable_payload_or_the_exact_problem(tmp_path):
+    from harness.analysis.collect import Problem, _load
+
+    def load(content):
+        path = tmp_path / "result.json"
+        path.write_text(content if isinstance(content, str) else json.dumps(content))
+        return _load(path, "3/1")
+
+    ok = {"schema_version": 1, "status": "ok", "records": [{"arm": "mtl"}], "config": {}}
+    assert load(ok) == (ok, None)
+    assert load(ok | {"schema_version": 2}) == (ok | {"schema_version": 2}, None)
+    expected = {
+        "[1, 2]": ("corrupt", "result.json is not a JSON object"),
+        json.dumps(ok | {"schema_version": 99}): ("schema", "schema_version=99, expected 1 or 2"),
+        json.dumps(ok | {"schema_version": "2"}): ("schema", "schema_version='2', expected 1 or 2"),
+        json.dumps({"status": "ok"}): ("schema", "schema_version=None, expected 1 or 2"),
+        json.dumps(ok | {"status": "diverged", "diverged": [{"arm": "mtl", "seed": 0}, {"arm": "stl", "seed": 1}]}):
+            ("diverged", "non-finite training loss (mtl seed 0, stl seed 1)"),
+        json.dumps(ok | {"status": "diverged"}): ("diverged", "non-finite training loss (no detail)"),
+        json.dumps(ok | {"status": "failed", "error": "boom"}): ("failed", "status='failed': boom"),
+        json.dumps(ok | {"status": "failed", "error": ""}): ("failed", "status='failed': no error message"),
+        json.dumps({"schema_version": 2}): ("failed", "status=None: no error message"),
+        json.dumps(ok | {"records": []}): ("empty", "status ok but no records or config"),
+        json.dumps(ok | {"config": ["a"]}): ("empty", "status ok but no records or config"),
+        json.dumps({k: v for k, v in ok.items() if k != "config"}): ("empty", "status ok but no records or config"),
+    }  # fmt: skip
+    for content, (kind, detail) in expected.items():
+        assert load(content) == (None, Problem("3/1", kind, detail)), content
+
+
+def test_write_table_writes_each_file_without_the_index(tmp_path):
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from harness.analysis.collect import Collection, Problem
+
+    table = pd.DataFrame({"job": ["0", "1"], "value": [0.5, 0.25]}, index=[7, 9])
+    jobs = pd.DataFrame({"job": ["0"], "model.width": [4]}, index=[3])
+    curves = pd.DataFrame({"job": ["0"], "step": [10], "val_bce": [0.75]}, index=[5])
+    problems = [Problem("2", "corrupt", "cut short"), Problem("4", "missing", "no result")]
+    c = Collection(root=tmp_path, table=table, jobs=jobs, swept=[], problems=problems, curves=curves)
+    out = tmp_path / "a" / "b"
+    expected = [out / "results.csv", out / "jobs.csv", out / "results.parquet", out / "curves.parquet",
+                out / "problems.csv"]  # fmt: skip
+    assert write_table(c, str(out)) == expected
+    assert write_table(c, out) == expected  # the folder exists already: written over
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in expected)
+    assert (out / "results.csv").read_text() == "job,value\n0,0.5\n1,0.25\n"
+    assert (out / "jobs.csv").read_text() == "job,model.width\n0,4\n"
+    assert (out / "problems.csv").read_text() == "job,kind,detail\n2,corrupt,cut short\n4,missing,no result\n"
+    assert pq.read_table(out / "results.parquet").to_pydict() == {"job": ["0", "1"], "value": [0.5, 0.25]}
+    assert pq.read_table(out / "curves.parquet").to_pydict() == {"job": ["0"], "step": [10], "val_bce": [0.75]}
+    c.problems = []
+    clean = tmp_path / "clean"
+    assert write_table(c, clean) == [clean / p.name for p in expected[:4]]
+    assert not (clean / "problems.csv").exists()
+
+
+def test_collect_builds_every_frame_and_words_every_problem(tmp_path):
+    first = payload(4) | {"environment": {"host": "h0"}, "created": "c0"}
+    first["affinity"] = {"matrix": [[[0.0, 0.5], [0.25, 0.0]]]}
+    second = payload(16)
+    cfg = second["config"]
+    cfg["arms"], cfg["data"]["noise"], cfg["train"]["steps"], cfg["runtime"]["progress"] = ["mtl"], 0.25, 20, False
+    job(tmp_path, 0, first)
+    job(tmp_path, 1, second)
+    job(tmp_path, 2, None)
+    job(tmp_path, 3, payload(4) | {"records": [{"arm": "mtl", "task": 0}]})
+    job(tmp_path, 4, payload(4) | {"curves": {"steps": [], "mtl": {"val_bce": [0.5]}}})
+    c = collect(tmp_path)
+    assert c.problems == [
+        Problem("2", "missing", "no result.json (job killed, failed or still running)"),
+        Problem("3", "corrupt", "malformed records: KeyError: 'seed'"),
+        Problem("4", "curves", "job kept, its learning curves left out: ValueError: arm mtl: val_bce of shape (1,) "
+                "for 0 evaluation steps"),
+    ]  # fmt: skip
+    assert c.swept == ["arms", "data.noise", "model.width", "train.steps"]
+    assert list(c.table.columns) == ["job", *c.swept, "arm", "network", "task", "task_name", "seed", "arm_width",
+                                     "arm_params", "metric", "value"]  # fmt: skip
+    assert len(c.table) == 3 * 8 * 5 and sorted(set(c.table["job"])) == ["0", "1", "4"]
+    assert c.table[c.table["job"] == "1"]["train.steps"].unique().tolist() == [20]
+    jobs = c.jobs.set_index("job")
+    assert list(jobs.index) == ["0", "1", "4"]
+    assert list(jobs.columns[-3:]) == ["timing.train_seconds", "environment.host", "created"]
+    assert jobs.loc["0", "environment.host"] == "h0" and jobs.loc["0", "created"] == "c0"
+    assert jobs.loc["1", "timing.train_seconds"] == 1.0 and jobs.loc["1", "runtime.progress"] == False  # noqa: E712
+    pairs = ((0, 0, 0.0), (0, 1, 0.5), (1, 0, 0.25), (1, 1, 0.0))
+    assert c.affinity.to_dict("records") == [{"job": "0", "seed": 0, "i": i, "j": j, "z": z} for i, j, z in pairs]
+    assert c.arms[["job", "arm", "networks"]].values.tolist() == [
+        ["0", "mtl", 1], ["0", "stl", 2], ["1", "mtl", 1], ["1", "stl", 2], ["4", "mtl", 1], ["4", "stl", 2]
+    ]  # fmt: skip
+    assert c.curves.empty and list(c.curves.columns) == ["job", "arm", "network", "head", "task", "seed", "step",
+                                                         "val_bce", "train_loss"]  # fmt: skip
+    assert c.partitions.empty and list(c.partitions.columns) == ["job", "arm", "task", "seed", "group"]
+    assert (c.study, c.experiment) == (None, "capacity")
+
+
+def test_collect_names_up_to_five_unusable_jobs_in_its_error(tmp_path):
+    for num in range(6):
+        job(tmp_path, num, None)
+    with pytest.raises(CollectError) as error:
+        collect(tmp_path)
+    listed = "; ".join(f"{n}: missing" for n in range(5))
+    assert str(error.value) == f"{tmp_path}: no usable result.json found (6 unusable: {listed})"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(CollectError) as error:
+        collect(empty)
+    assert str(error.value) == f"{empty}: no usable result.json found"
+
+
+def test_collect_joins_the_jobs_curves_and_partitions_and_names_no_study_when_they_differ(tmp_path):
+    for num, study, groups in ((0, "a", [[0, 1]]), (1, "b", [[1], [0]])):
+        result = payload(4) | {"overrides": [f"+experiment={study}"], "grouping": {"per_seed": [groups]}}
+        result["config"]["study"] = study
+        result["arms"]["mtl"]["groups"] = [[0, 1]]
+        result["curves"] = {"steps": [5], "mtl": {"val_bce": [[[[0.3, 0.4]]]]}}  # [S=1, E=1, G=1, H=2]
+        job(tmp_path, num, result)
+    c = collect(tmp_path)
+    assert (c.study, c.experiment, c.name) == (None, None, "sweep")
+    assert list(c.curves.index) == [0, 1, 2, 3]
+    assert c.curves[["job", "task", "step", "val_bce"]].values.tolist() == [
+        ["0", 0, 5, 0.3], ["0", 1, 5, 0.4], ["1", 0, 5, 0.3], ["1", 1, 5, 0.4]
+    ]  # fmt: skip
+    assert c.partitions.values.tolist() == [
+        ["0", "search", 0, 0, 0], ["0", "search", 1, 0, 0], ["1", "search", 1, 0, 0], ["1", "search", 0, 0, 1]
+    ]  # fmt: skip
+    assert list(c.partitions.columns) == ["job", "arm", "task", "seed", "group"]
+    assert c.affinity.empty and list(c.affinity.columns) == ["job", "seed", "i", "j", "z"]
