@@ -64,6 +64,15 @@ def assert_nothing_corrupt(sweep: Path) -> None:
 
 
 # Six jobs that differ only in values: one compiled program for all of them.
+# A small run that trains in seconds, for the input checks (the memory estimate and the CLI).
+SMALL_RUN = [
+    "data.tasks=3",
+    "model.width=4",
+    "train.steps=50",
+    "train.eval_every=25",
+    "data.n_val=100",
+    "data.n_test=200",
+]
 SWEEP = ["-m", "data.relatedness=0.1,0.9", "train.lr=0.003,0.01,0.03", *TINY]
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sweeps import ROOT
+from sweeps import ROOT, SMALL_RUN
 
 from harness import preflight, sweep_lock
 from harness.config import ConfigError, DataConfig, from_omegaconf
@@ -167,17 +167,9 @@ def test_config_refuses_non_finite_values_and_out_of_range_sizes_naming_the_key(
 
 
 def test_memory_estimate_refuses_what_cannot_fit_naming_the_keys():
-    tiny = [
-        "data.tasks=3",
-        "model.width=4",
-        "train.steps=50",
-        "train.eval_every=25",
-        "data.n_val=100",
-        "data.n_test=200",
-    ]
-    preflight.check(compose(*tiny, "train.seeds=1"))
+    preflight.check(compose(*SMALL_RUN, "train.seeds=1"))
     with pytest.raises(ConfigError) as error:
-        preflight.check(compose(*tiny, "train.seeds=1000000"))
+        preflight.check(compose(*SMALL_RUN, "train.seeds=1000000"))
     message = str(error.value)
     assert (
         message.startswith("a job needs at least ") and "train.seeds=1000000" in message and "data.pool=1024" in message

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sweeps import ROOT
+from sweeps import ROOT, SMALL_RUN
 
 from harness.config import ConfigError, RunConfig
 from harness.results import RESULT_FILE
@@ -134,15 +134,6 @@ def test_a_job_whose_data_fails_at_run_time_is_recorded_and_the_sweep_goes_on(tm
 
 # --- 9 and 10: an interpolation error; a job that cannot fit ------------------------------------
 
-ISSUE_TINY = [
-    "data.tasks=3",
-    "model.width=4",
-    "train.steps=50",
-    "train.eval_every=25",
-    "data.n_val=100",
-    "data.n_test=200",
-]
-
 
 @pytest.mark.parametrize(
     ("override", "expected"),
@@ -153,7 +144,7 @@ ISSUE_TINY = [
 )
 def test_refused_in_one_line_with_exit_2_and_no_folder(tmp_path, override, expected):
     out = tmp_path / "run"
-    code, err = real_cli(*ISSUE_TINY, override, f"hydra.run.dir={out}")
+    code, err = real_cli(*SMALL_RUN, override, f"hydra.run.dir={out}")
     assert code == 2 and one_error_line(err).startswith(expected)
     assert not out.exists()
 
