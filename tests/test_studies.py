@@ -74,9 +74,9 @@ def test_full_profile_is_paper_scale_and_every_profile_has_its_seeds():
     assert min(r.train.seeds for s in STUDIES for r in full[s]) >= 20
     assert any(r.data.tasks == 100 and r.data.n_other == 1000 == r.data.n_target for r in full["data_symmetry"])
     assert {r.data.tasks for r in full["capacity"]} == {4, 16, 64}
-    # Quick profile: 10 seeds in every study, widths 1 to 64 in the synthetic capacity study.
+    # Quick profile: 10 seeds in every study, widths 1 to 128 in the synthetic capacity study.
     assert all(r.train.seeds >= 10 for s in QUICK for r in job_runs(s))
-    assert {r.model.width for r in job_runs("capacity")} >= {1, 64}
+    assert {r.model.width for r in job_runs("capacity")} >= {1, 128}
 
 
 @pytest.mark.parametrize("study", STUDIES)
