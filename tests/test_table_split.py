@@ -38,17 +38,17 @@ def test_budget_keeps_that_many_of_each_tasks_labelled_rows_then_hides_the_missi
 
 
 @pytest.mark.parametrize(
-    ("sizes", "expected"),
+    ("sizes", "column", "rows", "key"),
     [
-        ({"n_per_task": 13}, "column 'b' (label) has 12 labelled training rows, fewer than data.n_per_task=13"),
-        ({"n_target": 13, "n_other": 1, "target": 1}, "column 'b' (label) has 12 labelled training rows, fewer than data.n_target=13"),
-        ({"n_target": 1, "n_other": 2, "target": 0}, "column 'c' (label) has 1 labelled training rows, fewer than data.n_other=2"),
+        ({"n_per_task": 13}, "b", 12, "data.n_per_task=13"),
+        ({"n_target": 13, "n_other": 1, "target": 1}, "b", 12, "data.n_target=13"),
+        ({"n_target": 1, "n_other": 2, "target": 0}, "c", 1, "data.n_other=2"),
     ],
-)  # fmt: skip
-def test_asking_a_task_for_more_labels_than_it_has_names_the_column_and_the_key(sizes, expected):
+)
+def test_asking_a_task_for_more_labels_than_it_has_names_the_column_and_the_key(sizes, column, rows, key):
     with pytest.raises(ConfigError) as error:
         table.budget(cfg(**sizes), OBSERVED, np.random.default_rng(0))
-    assert str(error.value) == f"t.csv: {expected}"
+    assert str(error.value) == f"t.csv: column '{column}' (label) has {rows} labelled training rows, fewer than {key}"
 
 
 def test_a_task_without_labelled_training_rows_is_an_error():
@@ -94,7 +94,8 @@ def test_check_refuses_a_label_budget_the_training_split_cannot_meet(tmp_path):
     table.check(cfg(path, n_per_task=20, val_fraction=0.25, test_fraction=0.25), 3)
     with pytest.raises(ConfigError) as error:
         table.check(cfg(path, n_per_task=21, val_fraction=0.25, test_fraction=0.25), 1)
-    assert str(error.value) == f"{path}: column 'a' (label) has 20 labelled training rows, fewer than data.n_per_task=21"
+    expected = "column 'a' (label) has 20 labelled training rows, fewer than data.n_per_task=21"
+    assert str(error.value) == f"{path}: {expected}"
 
 
 def test_a_column_not_in_the_file_lists_the_first_eight_columns_and_how_many_more(tmp_path):
@@ -103,7 +104,8 @@ def test_a_column_not_in_the_file_lists_the_first_eight_columns_and_how_many_mor
     with pytest.raises(ConfigError) as error:
         table.load(cfg(path, labels=["zz"], tasks=1))
     columns = ", ".join(f"'f{i}'" for i in range(8))
-    assert str(error.value) == f"{path}: column 'zz' (data.labels) is not in the file; its columns: {columns} and 2 more"
+    expected = f"column 'zz' (data.labels) is not in the file; its columns: {columns} and 2 more"
+    assert str(error.value) == f"{path}: {expected}"
     eight = tmp_path / "eight.csv"
     eight.write_text(",".join(f"f{i}" for i in range(8)) + "\n" + ",".join("1" for _ in range(8)) + "\n")
     with pytest.raises(ConfigError) as error:
