@@ -111,3 +111,90 @@ def test_a_column_not_in_the_file_lists_the_first_eight_columns_and_how_many_mor
     with pytest.raises(ConfigError) as error:
         table.load(cfg(eight, labels=["f0"], features=["f1", "zz"], tasks=1))
     assert str(error.value) == f"{eight}: column 'zz' (data.features) is not in the file; its columns: {columns}"
+
+
+def test_bad_labels_are_quoted_three_at_most(tmp_path):
+    labels = ["0", "2", "x", "1", "maybe", "2", "no way", "1"]
+    path = tmp_path / "bad.csv"
+    path.write_text("f,a\n" + "\n".join(f"{i},{v}" for i, v in enumerate(labels)) + "\n")
+    with pytest.raises(ConfigError) as error:
+        table.load(cfg(path, labels=["a"], tasks=1))
+    expected = "column 'a' (label) has values other than 0/1, true/false, yes/no or missing: '2', 'x', 'maybe'"
+    assert str(error.value) == f"{path}: {expected}"
+
+
+def test_empty_feature_cells_are_counted_and_the_first_named_by_row(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text("f,a\n1,0\n2,1\n,0\n4,1\n,1\n")
+    with pytest.raises(ConfigError) as error:
+        table.load(cfg(path, labels=["a"], tasks=1))
+    assert str(error.value) == f"{path}: column 'f' (feature) has 2 empty cells, the first in row 3"
+
+
+def test_whole_number_and_boolean_features_are_read_as_float64_and_labels_as_float32(tmp_path):
+    import pandas as pd
+
+    frame = pd.DataFrame({"f": [1, 2, 3, 4], "g": [True, False, True, False], "a": [0, 1, 1, 0]})
+    frame.to_parquet(tmp_path / "ints.parquet")
+    frame.drop(columns="g").to_csv(tmp_path / "ints.csv", index=False)
+    for name, x in (("ints.parquet", [[1, 1], [2, 0], [3, 1], [4, 0]]), ("ints.csv", [[1], [2], [3], [4]])):
+        parsed = table.load(cfg(tmp_path / name, labels=["a"], tasks=1))
+        assert parsed.x.dtype == np.float64 and parsed.y.dtype == np.float32
+        np.testing.assert_array_equal(parsed.x, x)
+        np.testing.assert_array_equal(parsed.y[:, 0], [0, 1, 1, 0])
+
+
+def rows_file(tmp_path, complete: int, partial: int) -> str:
+    """`complete` fully labelled rows (f = row / 100, g = row), then `partial` rows with one "?" each
+    (a on even ones, b on odd ones) and g = 5."""
+    lines = ["f,g,a,b"]
+    lines += [f"{i * 0.01},{i},{i % 2},{(i // 2) % 2}" for i in range(complete)]
+    lines += [
+        f"{(complete + i) * 0.01},5,{'?' if i % 2 == 0 else i % 3 % 2},{'?' if i % 2 else i % 3 % 2}"
+        for i in range(partial)
+    ]
+    path = tmp_path / "rows.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def test_two_validation_and_two_test_rows_are_enough(tmp_path):
+    path = rows_file(tmp_path, complete=8, partial=0)
+    run = cfg(path, labels=["a", "b"], tasks=2, n_per_task=0, val_fraction=0.25, test_fraction=0.25)
+    assert table.split_sizes(run, table.load(run)) == (2, 2)
+    small = cfg(path, labels=["a", "b"], tasks=2, n_per_task=0, val_fraction=0.25, test_fraction=0.125)
+    with pytest.raises(ConfigError) as error:
+        table.split_sizes(small, table.load(small))
+    assert str(error.value) == (
+        f"{path}: only 8 rows have every label of data.labels, too few for data.val_fraction=0.25 and "
+        "data.test_fraction=0.125 (2 rows each at least)"
+    )
+
+
+def test_make_standardises_by_the_training_rows_and_returns_the_files_labels(tmp_path):
+    # 8 complete rows, all of them validation and test rows; the 6 training rows have a "?" and g = 5.
+    path = rows_file(tmp_path, complete=8, partial=6)
+    run = cfg(path, labels=["a", "b"], tasks=2, n_per_task=0, val_fraction=0.5, test_fraction=0.5)
+    parsed, data = table.load(run), table.make(run, 3)
+    train, val, test = table.split_rows(run, parsed, 3)
+    assert set(train) == set(range(8, 14))
+    for split in (data.x_train, data.x_val, data.x_test, data.y_val, data.m_train):
+        assert split.dtype == np.float32
+    f = parsed.x[:, 0]
+    np.testing.assert_allclose(data.x_train[:, 0], (f[train] - f[train].mean()) / f[train].std(), rtol=1e-6)
+    np.testing.assert_allclose(data.x_train[:, 0].std(), 1.0, rtol=1e-5)  # a column whose std is below 1
+    # g is constant (5) on the training rows: centred there, never scaled, so other rows keep their units
+    np.testing.assert_array_equal(data.x_train[:, 1], 0.0)
+    np.testing.assert_array_equal(data.x_val[:, 1], parsed.x[val, 1] - 5.0)
+    np.testing.assert_array_equal(data.y_val, parsed.y[val])
+    np.testing.assert_array_equal(data.y_test, parsed.y[test])
+    np.testing.assert_array_equal(data.y_train, parsed.y[train])
+
+
+def test_the_label_budget_of_a_data_seed_is_the_same_every_time(tmp_path):
+    path = rows_file(tmp_path, complete=40, partial=0)
+    run = cfg(path, labels=["a", "b"], tasks=2, n_per_task=5, val_fraction=0.25, test_fraction=0.25)
+    first, again, other = table.make(run, 0).m_train, table.make(run, 0).m_train, table.make(run, 1).m_train
+    np.testing.assert_array_equal(first.sum(axis=0), [5, 5])
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)

@@ -149,8 +149,6 @@ def _parse(column) -> np.ndarray:
     """A column's cells as float64; NaN where a cell is empty or not a number."""
     import pandas as pd
 
-    if pd.api.types.is_bool_dtype(column.dtype) or pd.api.types.is_numeric_dtype(column.dtype):
-        return column.to_numpy(dtype=np.float64, na_value=np.nan)
     return pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
@@ -166,8 +164,7 @@ def _numbers(path: str, name: str, column) -> np.ndarray:
         raise ConfigError(
             f"{path}: column {excerpt(name)} (feature) has {int(empty.sum())} empty cells, the first in row {first}"
         )
-    with np.errstate(invalid="ignore"):
-        bad = ~(np.abs(values) <= FEATURE_LIMIT)  # NaN (not a number), inf and overflowing values
+    bad = ~(np.abs(values) <= FEATURE_LIMIT)  # NaN (not a number), inf and overflowing values
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         value, cell = values[row], excerpt(column.iloc[row])
