@@ -65,7 +65,7 @@ def curves_payload() -> dict:
         "curves": {
             "steps": [0, 10],
             "groups": {"val_bce": [[[[0.7, None]], [[0.5, 0.4]]]]},  # [S=1, E=2, G=1, H=2]; null is a non-finite value
-            "stl": {"val_bce": [[[[0.3], [0.2]], [[0.1], [0.05]]]], "train_loss": [[[0.9, 0.8], [0.6, 0.5]]]},
+            "stl": {"val_bce": [[[[0.3], [0.2]], [[0.1], [0.05]]]], "train_loss": [[[0.9, 0.8], [0.6, None]]]},
             "notes": ["val_bce"],  # not an arm's curves
             "pending": {"train_loss": [[[1.0]]]},  # an arm without validation curves
         },
@@ -82,7 +82,9 @@ def test_curves_map_heads_to_tasks_through_the_arms_groups_and_read_null_as_nan(
     assert groups["train_loss"].isna().all()  # no training curve recorded
     # stl is not in "arms": each network's single head is task = head = 0
     assert stl["task"].tolist() == [0, 0, 0, 0] and stl["network"].tolist() == [0, 1, 0, 1]
-    assert stl["train_loss"].tolist() == [0.9, 0.8, 0.6, 0.5] and stl["step"].dtype.kind == "i"
+    assert stl["train_loss"].dtype == np.float64 and stl["train_loss"].iloc[:3].tolist() == [0.9, 0.8, 0.6]
+    assert np.isnan(stl["train_loss"].iloc[3]) and stl["step"].dtype.kind == "i"
+    assert all(tuple(frame.columns) == c.CURVE_COLUMNS for frame in frames)
 
 
 def test_curves_of_the_wrong_shape_are_an_error_naming_the_arm():

@@ -231,11 +231,11 @@ def _number(value) -> float:
 
 
 def _arms(job: str, payload: dict) -> list[dict]:
-    out = []
-    for arm, meta in (payload.get("arms") or {}).items():
-        groups = meta.get("groups") or []
-        out.append({"job": job, "arm": arm, **{k: v for k, v in meta.items() if k != "groups"}, "groups": groups})
-    return out
+    """One row per arm: its description (networks, heads, width, ...), groups a list even when absent."""
+    return [
+        {"job": job, "arm": arm, **meta, "groups": meta.get("groups") or []}
+        for arm, meta in (payload.get("arms") or {}).items()
+    ]
 
 
 def _affinity(job: str, payload: dict) -> list[dict]:
