@@ -63,3 +63,84 @@ def test_the_file_is_read_once_and_again_when_it_changes(tmp_path):
     again = table.load(run)
     np.testing.assert_array_equal(first.x[:, 1], 3.0)
     np.testing.assert_array_equal(again.x[:, 1], 4.0)
+
+
+def refusal(path, labels=("a",)) -> str:
+    run = DataConfig(suite="table", path=str(path), labels=list(labels), tasks=len(labels))
+    with pytest.raises(ConfigError) as error:
+        table.load(run)
+    return str(error.value)
+
+
+def test_each_kind_of_unusable_path_is_named(tmp_path, monkeypatch):
+    (tmp_path / "dangling.csv").symlink_to(tmp_path / "nowhere.csv")
+    assert refusal(tmp_path / "dangling.csv") == f"{tmp_path / 'dangling.csv'}: a broken symlink (data.path)"
+    assert refusal(tmp_path / "none.csv") == f"{tmp_path / 'none.csv'}: file not found (data.path)"
+    loop = tmp_path / "loop.csv"
+    loop.symlink_to(loop)
+    assert refusal(loop) == f"{loop}: a symlink loop (data.path)"
+    long = tmp_path / ("x" * 300 + ".csv")
+    assert refusal(long) == f"{long}: cannot be opened: File name too long (data.path)"
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    assert refusal(fifo) == f"{fifo}: is not a regular file (data.path)"
+    plain = tmp_path / "t.csv"
+    plain.write_text("f,a\n1,0\n")
+    monkeypatch.setattr(table.os, "access", lambda path, mode: False)  # a root user may read anything
+    assert refusal(plain) == f"{plain}: not readable (permission denied) (data.path)"
+
+
+def test_the_header_is_read_as_pandas_reads_it(tmp_path):
+    # A quoted name after ", " is one name, so a repeated quoted name is caught before pandas renames it.
+    path = tmp_path / "quoted.csv"
+    path.write_text('"b", x, "b"\n1,2,3\n')
+    assert refusal(path) == f"{path}: column names appear more than once: 'b'; every column needs its own name"
+    # Blank lines before the header are skipped, and a file of blank lines is empty.
+    path = tmp_path / "blank_first.csv"
+    path.write_text('\n   \nf, a\n1.5, "1"\n2, 0\n')  # quoted cells after ", " too
+    parsed = table.load(DataConfig(suite="table", path=str(path), labels=["a"], tasks=1))
+    np.testing.assert_array_equal(parsed.x[:, 0], [1.5, 2.0])
+    np.testing.assert_array_equal(parsed.y[:, 0], [1.0, 0.0])
+    path = tmp_path / "blank.csv"
+    path.write_text("\n   \n")
+    assert refusal(path) == f"{path}: the file is empty"
+
+
+def test_unnamed_and_repeated_columns_are_named_by_position_and_five_names_at_most(tmp_path):
+    path = tmp_path / "unnamed.csv"
+    path.write_text("f,,a,\n1,2,0,3\n")
+    assert refusal(path) == f"{path}: column 2 of the header has no name"
+    path = tmp_path / "repeated.csv"
+    names = [f"c{i}" for i in range(6)]
+    path.write_text(",".join(names * 2) + "\n" + ",".join("1" * 12) + "\n")
+    quoted = ", ".join(f"'{name}'" for name in names[:5])
+    assert refusal(path) == f"{path}: column names appear more than once: {quoted}; every column needs its own name"
+
+
+def test_a_pq_file_is_parquet(tmp_path):
+    import pandas as pd
+
+    path = tmp_path / "data.PQ"
+    pd.DataFrame({"f": [0.5, 1.5], "a": [1, 0]}).to_parquet(path)
+    parsed = table.load(DataConfig(suite="table", path=str(path), labels=["a"], tasks=1))
+    np.testing.assert_array_equal(parsed.x[:, 0], [0.5, 1.5])
+
+
+@pytest.mark.parametrize(
+    ("message", "detail"),
+    [
+        ("first line\nsecond line", "'first line'"),
+        ("", "'RuntimeError'"),
+        ("y" * 130, repr("y" * 120) + "..."),
+    ],
+)
+def test_a_reader_failure_is_one_line_with_its_first_line_or_its_type(tmp_path, monkeypatch, message, detail):
+    import pandas as pd
+
+    def fail(*args, **kwargs):
+        raise RuntimeError(message)
+
+    path = tmp_path / "t.csv"
+    path.write_text("f,a\n1,0\n")
+    monkeypatch.setattr(pd, "read_csv", fail)
+    assert refusal(path) == f"{path}: cannot be read as a table: {detail}"

@@ -79,13 +79,17 @@ def check_file(path: str) -> None:
 
 
 def _header(path: str, parquet: bool) -> list[str]:
-    """The column names as the file spells them; pandas would rename a duplicate (a -> a.1)."""
+    """The column names as the file spells them; pandas would rename a duplicate (a -> a.1).
+
+    Like pandas, the header is the first line that is not blank (empty or spaces only).
+    """
     if parquet:
         import pyarrow.parquet as pq
 
         return list(pq.read_schema(path).names)
     with open(path, newline="", encoding="utf-8") as handle:
-        return [name.strip() for name in next(csv.reader(handle, skipinitialspace=True), [])]
+        rows = csv.reader(handle, skipinitialspace=True)
+        return [name.strip() for name in next((row for row in rows if row not in ([], [""])), [])]
 
 
 def _read(path: str):
@@ -101,8 +105,6 @@ def _read(path: str):
         frame = pd.read_parquet(path) if parquet else pd.read_csv(path, skipinitialspace=True, dtype=str)
     except ConfigError:
         raise
-    except pd.errors.EmptyDataError:
-        raise ConfigError(f"{path}: the file is empty") from None
     except Exception as error:  # noqa: BLE001 - any reader failure is a bad file
         detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ConfigError(f"{path}: cannot be read as a table: {excerpt(detail, 120)}") from None
