@@ -65,15 +65,18 @@ def sample_figure(cfg: DataConfig, path: str | Path, count: int = 12, columns: i
     return path
 
 
-def draw_samples(out: str | Path, missing: float = 0.3) -> list[Path]:
-    """`<suite>_samples.png` in `out` for the scenes and digits suites."""
+IMAGE_SUITES = ("scenes", "digits")
+
+
+def draw_samples(out: str | Path, missing: float = 0.3, suites: tuple[str, ...] = IMAGE_SUITES) -> list[Path]:
+    """`<suite>_samples.png` in `out` for each of `suites` (image suites)."""
     # A small pool, fully labelled before hiding, so that the "?" come from data.missing alone.
     return [
         sample_figure(
             suite_config(suite, pool=64, n_per_task=64, n_val=8, n_test=8, missing=missing),
             Path(out) / f"{suite}_samples.png",
         )
-        for suite in ("scenes", "digits")
+        for suite in suites
     ]
 
 

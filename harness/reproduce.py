@@ -21,7 +21,7 @@ from pathlib import Path
 from harness.analysis.collect import CollectError
 from harness.analysis.registry import main_studies
 from harness.analysis.report import write_report
-from harness.plots_samples import draw_samples
+from harness.plots_samples import IMAGE_SUITES, draw_samples
 
 PROFILES = {"quick": "", "full": "full/"}  # experiment name prefix per profile
 # The quick profile compiles dozens of small programs on a CPU, where compiling, not
@@ -129,13 +129,15 @@ def main(argv: list[str] | None = None) -> int:
         f"1-minute load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end.",
     ]
     preamble += [f"- **Failed study**: {text}; its jobs that finished are reported." for text in failed]
-    samples = draw_samples(args.out)
-    preamble += [
-        "- Inputs of the image suites (`data=scenes`, `data=digits`), training images with their labels, "
-        '"?" where the label is missing (30% hidden here):',
-        "",
-        *(f"  ![{path.name}]({path.name})" for path in samples),
-    ]
+    # The image suites this report's studies ran on (their names end in _scenes or _digits).
+    suites = tuple(suite for suite in IMAGE_SUITES if any(name.endswith(f"_{suite}") for name in studies))
+    if suites:
+        preamble += [
+            f"- Inputs of the image suites ({', '.join(f'`data={suite}`' for suite in suites)}), training images "
+            'with their labels, "?" where the label is missing (30% hidden here):',
+            "",
+            *(f"  ![{path.name}]({path.name})" for path in draw_samples(args.out, suites=suites)),
+        ]
     try:
         report, _ = write_report(
             [runs / name for name in studies], args.out, f"mtl-harness: {args.profile}-profile report", preamble

@@ -127,6 +127,8 @@ def test_main_job_runs_every_study_and_writes_the_report(tmp_path):
         text = (out / "REPORT.md").read_text()
         figures = re.findall(r"!\[[^]]*\]\(([^)]+)\)", text)
         assert f"{study}.png" in figures, study
+        for suite in ("scenes", "digits"):  # the input samples of the image suites the study ran on, only those
+            assert (f"{suite}_samples.png" in figures) == study.endswith(f"_{suite}"), study
         for figure in figures:
             assert (out / figure).stat().st_size > 0, figure
         verdicts = text.split("## Verdicts")[1].split("**How to read")[0]
