@@ -22,12 +22,14 @@ def f(p):  # a positive loss of the trunk
     return jnp.sum((p["params"]["trunk"] - 2.0) ** 2) + 1.0
 
 
-def test_identical_tasks_have_positive_affinity():
-    z, valid = lookahead_affinity(lambda p: jnp.stack([f(p), f(p)]), PARAMS, sgd)
+@pytest.mark.parametrize("scale", [1.0, 0.05])  # losses above 1, and below 1 as log losses are
+def test_identical_tasks_have_positive_affinity(scale):
+    z, valid = lookahead_affinity(lambda p: scale * jnp.stack([f(p), f(p)]), PARAMS, sgd)
     assert np.all(valid)
-    # A step of lr * grad f from trunk t lowers f from 1 + |t - 2|^2 to 1 + (1 - 2 lr)^2 |t - 2|^2.
+    # A step of lr * grad (s f) from trunk t lowers f from 1 + |t - 2|^2 to 1 + (1 - 2 s lr)^2 |t - 2|^2.
     d2 = float(jnp.sum((PARAMS["params"]["trunk"] - 2.0) ** 2))
-    expected = 1.0 - (1.0 + (1.0 - 2 * LR) ** 2 * d2) / (1.0 + d2)
+    assert scale * (1.0 + d2) < 1.0 or scale == 1.0
+    expected = 1.0 - (1.0 + (1.0 - 2 * scale * LR) ** 2 * d2) / (1.0 + d2)
     np.testing.assert_allclose(z, np.full((2, 2), expected), rtol=1e-5)
     assert expected > 0
 

@@ -106,6 +106,11 @@ def test_a_column_not_in_the_file_lists_the_first_eight_columns_and_how_many_mor
     columns = ", ".join(f"'f{i}'" for i in range(8))
     expected = f"column 'zz' (data.labels) is not in the file; its columns: {columns} and 2 more"
     assert str(error.value) == f"{path}: {expected}"
+    nine = tmp_path / "nine.csv"
+    nine.write_text(",".join(f"f{i}" for i in range(9)) + "\n" + ",".join("1" for _ in range(9)) + "\n")
+    with pytest.raises(ConfigError) as error:
+        table.load(cfg(nine, labels=["zz"], tasks=1))
+    assert str(error.value).endswith(f"its columns: {columns} and 1 more")
     eight = tmp_path / "eight.csv"
     eight.write_text(",".join(f"f{i}" for i in range(8)) + "\n" + ",".join("1" for _ in range(8)) + "\n")
     with pytest.raises(ConfigError) as error:
