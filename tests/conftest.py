@@ -45,3 +45,15 @@ def uninterrupted(tmp_path_factory) -> dict[int, list[dict]]:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return records(base / "sweep")
+
+
+@pytest.fixture(autouse=True)
+def _retrace_when_mutmut_maps_tests():
+    """While mutmut records which tests call which function (MUTANT_UNDER_TEST=stats), every test
+    traces its programs afresh: the trainer's helpers and harness/gradients.py run only while a
+    program is traced, and a program cached by an earlier test would hide them from later ones."""
+    if os.environ.get("MUTANT_UNDER_TEST") == "stats":
+        from harness.trainer import Compiled
+
+        Compiled._cache.clear()
+    yield
