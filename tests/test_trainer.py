@@ -1,5 +1,6 @@
 import jax
 import numpy as np
+import pytest
 
 from harness import results, trainer
 from harness.arms import ArmSpec
@@ -151,3 +152,8 @@ def test_vmap_treats_a_unit_axis_like_jax_vmap():
         want = jax.vmap(f, in_axes=(0, 0, None))(w, x, 2.0)
         assert jax.tree.map(np.shape, got) == jax.tree.map(np.shape, want)
         jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6), got, want)
+
+
+def test_an_unknown_optimizer_is_named():
+    with pytest.raises(ValueError, match="^unknown optimizer 'rmsprop'$"):
+        trainer.make_optimizer("rmsprop", {"lr": 0.1})
