@@ -7,7 +7,7 @@ import pytest
 from controls_helpers import PAIR, run_chunks, same_heads, static, tiny_data
 
 from harness.config import ConfigError, RunConfig, TrainConfig, validate
-from harness.gradients import pcgrad, pcgrad_grads, uncertainty_total
+from harness.gradients import head_mask, pcgrad, pcgrad_grads, uncertainty_total
 
 
 def test_uncertainty_weighting_matches_kendall_by_hand():
@@ -38,6 +38,43 @@ def test_pcgrad_touches_the_trunk_only():
     np.testing.assert_allclose(values, losses(params))
     np.testing.assert_allclose(grads["params"]["trunk"], [0.5, 1.5], rtol=1e-6)
     np.testing.assert_allclose(grads["params"]["heads"]["bias"], [1.0, 2.0], rtol=1e-6)
+
+
+def test_pcgrad_puts_each_trunk_leaf_back_in_its_place():
+    # Three trunk leaves of different shapes: the projected trunk gradient, flattened in leaf
+    # order, is split back leaf by leaf; the heads get the plain sum of the tasks' gradients.
+    a = jnp.array([[1.0, 0.0, 2.0, -1.0, 0.5, 0.0, 1.0], [-1.0, 1.0, -2.0, 0.0, 1.0, 3.0, -1.0]])
+    params = {
+        "params": {
+            "Dense_0": {"bias": jnp.zeros(2), "kernel": jnp.zeros((1, 2))},
+            "Dense_1": {"bias": jnp.zeros(3)},
+            "heads": {"bias": jnp.zeros(2)},
+        }
+    }
+
+    def losses(p):
+        trunk = jnp.concatenate(
+            [leaf.ravel() for leaf in jax.tree.leaves({k: v for k, v in p["params"].items() if k != "heads"})]
+        )
+        return a @ trunk + jnp.array([1.0, 2.0]) * p["params"]["heads"]["bias"]
+
+    _, grads = pcgrad_grads(losses, params, jax.random.PRNGKey(1))
+    flat = np.asarray(pcgrad(a, jax.random.PRNGKey(1)))  # leaf order: Dense_0 bias, Dense_0 kernel, Dense_1 bias
+    np.testing.assert_allclose(grads["params"]["Dense_0"]["bias"], flat[:2], rtol=1e-6)
+    np.testing.assert_allclose(grads["params"]["Dense_0"]["kernel"], flat[2:4].reshape(1, 2), rtol=1e-6)
+    np.testing.assert_allclose(grads["params"]["Dense_1"]["bias"], flat[4:], rtol=1e-6)
+    np.testing.assert_allclose(grads["params"]["heads"]["bias"], [1.0, 2.0], rtol=1e-6)
+
+
+def test_head_mask_multiplies_head_columns_and_trunk_leaves_apart():
+    params = {
+        "params": {"Dense_0": {"kernel": jnp.ones((3, 4))}, "heads": {"kernel": jnp.ones((4, 2)), "bias": jnp.ones(2)}}
+    }
+    mask = head_mask(params, jnp.array([1.0, 0.0]), jnp.array(0.0))
+    np.testing.assert_array_equal(mask["params"]["Dense_0"]["kernel"], np.zeros((3, 4)))
+    np.testing.assert_array_equal(mask["params"]["heads"]["kernel"], np.tile([1.0, 0.0], (4, 1)))
+    np.testing.assert_array_equal(mask["params"]["heads"]["bias"], [1.0, 0.0])
+    assert all(leaf.dtype == jnp.float32 for leaf in jax.tree.leaves(mask))
 
 
 def test_weighting_options_in_the_trainer():
