@@ -157,3 +157,19 @@ def test_vmap_treats_a_unit_axis_like_jax_vmap():
 def test_an_unknown_optimizer_is_named():
     with pytest.raises(ValueError, match="^unknown optimizer 'rmsprop'$"):
         trainer.make_optimizer("rmsprop", {"lr": 0.1})
+
+
+@pytest.mark.parametrize(
+    ("name", "reference"),
+    [
+        ("adam", lambda: trainer.optax.adam(0.1)),
+        ("adamw", lambda: trainer.optax.adamw(0.1, weight_decay=0.5)),
+        ("sgd", lambda: trainer.optax.sgd(0.1, momentum=0.9)),
+    ],
+)
+def test_each_optimizer_takes_the_step_of_its_optax_namesake(name, reference):
+    params, grads = {"w": np.array([1.0, -2.0])}, {"w": np.array([0.3, 0.4])}
+    optimizer, expected = trainer.make_optimizer(name, {"lr": 0.1, "weight_decay": 0.5}), reference()
+    ours, _ = optimizer.update(grads, optimizer.init(params), params)
+    theirs, _ = expected.update(grads, expected.init(params), params)
+    np.testing.assert_allclose(ours["w"], theirs["w"], rtol=1e-6)
