@@ -5,10 +5,14 @@ a list here: a new experiment file with `study:` and its analysis are all a stud
 """
 
 import re
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from fake_results import write, write_sweep
-from sweeps import job_runs
+from sweeps import ROOT, job_runs
 
 from harness.analysis import registry
 from harness.analysis.report import write_report
@@ -116,13 +120,22 @@ def test_a_new_study_is_one_experiment_file_and_one_analysis(tmp_path, monkeypat
     assert "## The toy study" in report.read_text()
 
 
+def run_tiny_study(study: str, tmp_path) -> Path:
+    """The main job on `study` alone, as a user would run it, with its tiny sweep; its report folder."""
+    kind, profile = DECLARED[study], "quick" if study in QUICK else "full"
+    overrides = [*TINY, *SUITE[suite_of(study)], f"runtime.cache_dir={tmp_path / 'cache'}", *TINY_SWEEPS[kind]]
+    out = tmp_path / study
+    command = [sys.executable, "-m", "harness.reproduce", "--profile", profile, "--out", str(out), "--studies", study]
+    done = subprocess.run([*command, *overrides], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, f"{study}: {done.stderr[-2000:]}"
+    return out
+
+
 @pytest.mark.slow
 def test_main_job_runs_every_study_and_writes_the_report(tmp_path):
-    out = tmp_path / "report"
-    for study in STUDIES:  # each study alone, as a user would run it, with its tiny sweep
-        kind, profile = DECLARED[study], "quick" if study in QUICK else "full"
-        overrides = [*TINY, *SUITE[suite_of(study)], f"runtime.cache_dir={tmp_path / 'cache'}", *TINY_SWEEPS[kind]]
-        assert main(["--profile", profile, "--out", str(out), "--studies", study, *overrides]) == 0
+    with ThreadPoolExecutor(max_workers=2) as pool:  # two studies at a time, each in its own process
+        outs = dict(zip(STUDIES, pool.map(lambda study: run_tiny_study(study, tmp_path), STUDIES), strict=True))
+    for study, out in outs.items():
         assert (out / "runs" / study / "0" / "result.json").exists()
         text = (out / "REPORT.md").read_text()
         figures = re.findall(r"!\[[^]]*\]\(([^)]+)\)", text)
