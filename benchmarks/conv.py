@@ -21,8 +21,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from harness.models import Conv3x3
-from harness.runtime import environment
+from harness.runs.runtime import environment
+from harness.train.models import Conv3x3
 
 # (image side, input channels, output channels): the first and second blocks of a
 # 32x32 scenes CNN at widths 16 and 32.

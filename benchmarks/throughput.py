@@ -2,7 +2,7 @@
 
 Workload (REFERENCES.md's speed anchors): MLP 64 -> W -> W -> heads, batch 256 per
 network, Adam, 300 steps, K = 8 tasks, one seed. The floor is a minimal jitted
-`lax.scan` training loop of the same MLP and logistic loss (`harness.losses.sigmoid_bce`)
+`lax.scan` training loop of the same MLP and logistic loss (`harness.train.losses.sigmoid_bce`)
 on a fixed batch per network, the K separate
 networks vmapped (for `stl`) or one network with K heads (for `mtl`): no sampling,
 masking or evaluation. Each separate network has its own batch, as in a real run (a
@@ -30,11 +30,11 @@ import optax
 
 from harness.config import RunConfig
 from harness.data import make_replicates
-from harness.job import replicate_keys, static_of
-from harness.losses import sigmoid_bce
-from harness.models import MLP
-from harness.runtime import environment
-from harness.trainer import hyperparams, train
+from harness.runs.job import replicate_keys, static_of
+from harness.runs.runtime import environment
+from harness.train.losses import sigmoid_bce
+from harness.train.models import MLP
+from harness.train.trainer import hyperparams, train
 
 TASKS, BATCH, DIM, POOL = 8, 256, 64, 1024
 

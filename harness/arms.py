@@ -1,28 +1,80 @@
-"""Arms: how K tasks are split over networks, and which labels each network sees.
+"""The arms, declared once: name, description and figure style.
 
-Every arm is a set of G networks with H heads each; network g's head h predicts task
-`groups[g][h]`. The shared network is G=1, H=K; the separate networks are G=K, H=1.
-All G networks of an arm train as one vmapped program with the same optimiser, steps
-and batch size per network.
-
-The `groups` arm trains one network per group of a partition of the tasks; groups
-smaller than the largest are padded with PAD heads, which have no labels (exactly zero
-loss and gradient) and are not reported.
-
-Arms about one target task (data.target) put it at head 0: the transfer arms, which
-pretrain on the other tasks' heads and then fine-tune head 0, and the shuffle control,
-whose other tasks' labels are permuted; they report head 0 only.
+Imported by the config layer (the accepted names), harness/arms.py (descriptions) and the
+analysis wing (colours and labels), so none of them needs JAX to know the arms. How an
+arm is built is harness/arms.py's make_arm.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import combinations
+from typing import NamedTuple
 
-import jax
-import jax.numpy as jnp
 
-from harness.arm_names import ARMS
+class Arm(NamedTuple):
+    description: str
+    label: str  # legend text
+    color: str  # one colour per arm in every figure
+    line: str = "-"  # matplotlib line style
+
+
+ARMS: dict[str, Arm] = {
+    "mtl": Arm(
+        "one shared trunk, K logistic heads, masked loss over every existing label",
+        "shared network (mtl)",
+        "#1f77b4",
+    ),
+    "stl": Arm(
+        "K separate networks of the same architecture, each trained only on its task's labelled rows",
+        "separate networks (stl)",
+        "#ff7f0e",
+    ),
+    "mtl_drop": Arm(
+        "shared network trained only on rows with no missing label", "shared, rows with '?' dropped", "#d62728", "-."
+    ),
+    "mtl_zero": Arm(
+        "shared network trained with every '?' treated as label 0", "shared, '?' read as 0", "#9467bd", ":"
+    ),
+    "mtl_equal_params": Arm(
+        "shared network widened to about as many parameters as the K separate networks together",
+        "shared, equal total params",
+        "#2ca02c",
+        "--",
+    ),
+    "mtl_shuffled": Arm(
+        "shared network whose other tasks' training labels are permuted across rows (target reported)",
+        "shared, other tasks' labels shuffled",
+        "#7f7f7f",
+        "--",
+    ),
+    "transfer_head": Arm(
+        "pretrained on the other tasks, then a new target head trained on a frozen trunk",
+        "transfer, new head only",
+        "#8c564b",
+    ),
+    "transfer_full": Arm(
+        "pretrained on the other tasks, then the whole network fine-tuned on the target task",
+        "transfer, fine-tune all",
+        "#e377c2",
+    ),
+    "transfer_shuffled": Arm(
+        "transfer_full pretrained on the other tasks' labels permuted across rows (control)",
+        "transfer, sources' labels shuffled",
+        "#bcbd22",
+        "--",
+    ),
+    "pairs": Arm(
+        "one shared network per pair of tasks, K(K-1)/2 networks with 2 heads",
+        "one network per pair of tasks",
+        "#17becf",
+    ),
+    "groups": Arm(
+        "one shared network per group of tasks (train.groups, or searched), trained like the separate networks",
+        "one network per group of tasks",
+        "#000000",
+    ),
+}
 
 PAD = -1  # the task of a padding head
 
@@ -110,34 +162,3 @@ def make_arm(
     if name == "mtl_zero":
         return ArmSpec(name, (every,), label_view="zero_fill")
     raise ValueError(f"unknown arm {name!r}")
-
-
-def label_view(view: str, y: jnp.ndarray, m: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
-    """The labels and mask a network of this arm trains on, from the pool's [N, K] arrays."""
-    if view == "masked":
-        return y, m
-    any_label = m.max(axis=1, keepdims=True)
-    if view == "drop_rows":
-        complete = m.min(axis=1, keepdims=True)
-        return y, m * complete
-    if view == "zero_fill":
-        return y * m, jnp.broadcast_to(any_label, m.shape)
-    raise ValueError(f"unknown label view {view!r}")
-
-
-def shuffle_auxiliary(key: jax.Array, y: jnp.ndarray, m: jnp.ndarray) -> jnp.ndarray:
-    """Labels [N, H] with every column but the first permuted among that column's labelled rows.
-
-    Caruana's shuffle control: the auxiliary tasks keep their label counts and class
-    balance (and the mask is untouched) but carry no information about the inputs.
-    """
-
-    def column(k, y_col, m_col):
-        labelled_first = jnp.argsort(-m_col, stable=True)
-        shuffled_first = jnp.argsort(jax.random.uniform(k, m_col.shape) + 2.0 * (1.0 - m_col))
-        permuted = y_col.at[labelled_first].set(y_col[shuffled_first])
-        return jnp.where(m_col > 0, permuted, y_col)
-
-    keys = jax.random.split(key, y.shape[1] - 1)
-    aux = jax.vmap(column, in_axes=(0, 1, 1), out_axes=1)(keys, y[:, 1:], m[:, 1:])
-    return jnp.concatenate([y[:, :1], aux], axis=1)

@@ -1,62 +1,8 @@
-"""`python -m harness.report SWEEP [SWEEP ...] [--out DIR] [--format png|pdf|svg]`: REPORT.md, figures, tables.
+"""`python -m harness.report`: the entry point in harness/cli/report.py."""
 
-The command's arguments are checked first: each problem is one line on stderr, the exit
-status is 2, and nothing is created. The work is harness/analysis (collect, studies,
-report).
-"""
-
-from __future__ import annotations
-
-import argparse
-import os
 import sys
-from pathlib import Path
 
-from harness.analysis.collect import CollectError
-from harness.analysis.report import write_report
-from harness.analysis.style import FORMATS
-
-
-def problems(sweeps: list[Path], out: Path | None) -> list[str]:
-    """One line per argument that cannot work."""
-    found = []
-    for sweep in sweeps:
-        if not sweep.exists():
-            found.append(f"{sweep}: no such folder")
-        elif not sweep.is_dir():
-            found.append(f"{sweep}: is a file; expected a sweep folder")
-        elif not os.access(sweep, os.R_OK | os.X_OK):
-            found.append(f"{sweep}: not readable")
-    if out is not None and out.exists() and not out.is_dir():
-        found.append(f"--out {out}: is a file; expected a folder")
-    return found
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.report", description=__doc__.splitlines()[0])
-    parser.add_argument("sweeps", nargs="+", type=Path, help="sweep folders (Hydra multirun output, any launcher)")
-    parser.add_argument("--out", type=Path, help="output folder (default: SWEEP/report for one sweep)")
-    parser.add_argument("--format", choices=FORMATS, default="png", help="figure file format (png)")
-    args = parser.parse_args(argv)
-    if args.out is None and len(args.sweeps) > 1:
-        parser.error("--out is required with more than one sweep folder")
-    bad = problems(args.sweeps, args.out)
-    for line in bad:
-        print(f"error: {line}", file=sys.stderr)
-    if bad:
-        return 2
-    out = args.out or args.sweeps[0] / "report"
-    try:
-        report, collections = write_report(args.sweeps, out, fmt=args.format)
-    except CollectError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    for c in collections:
-        for p in c.problems:
-            print(f"skipped {c.root / p.job}: {p.kind}: {p.detail}", file=sys.stderr)
-    print(report)
-    return 0
-
+from harness.cli.report import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -50,10 +50,10 @@ def uninterrupted(tmp_path_factory) -> dict[int, list[dict]]:
 @pytest.fixture(autouse=True)
 def _retrace_when_mutmut_maps_tests():
     """While mutmut records which tests call which function (MUTANT_UNDER_TEST=stats), every test
-    traces its programs afresh: the trainer's helpers and harness/gradients.py run only while a
+    traces its programs afresh: the trainer's helpers and harness/train/gradients.py run only while a
     program is traced, and a program cached by an earlier test would hide them from later ones."""
     if os.environ.get("MUTANT_UNDER_TEST") == "stats":
-        from harness.trainer import Compiled
+        from harness.train.trainer import Compiled
 
         Compiled._cache.clear()
     yield

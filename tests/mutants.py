@@ -35,7 +35,7 @@ class Mutant(NamedTuple):
     tests: tuple[str, ...]
 
 
-TRAINER, TABLE = "harness/trainer.py", "harness/data/table.py"
+TRAINER, TABLE = "harness/train/trainer.py", "harness/data/table.py"
 PROPERTIES, STEP = "tests/test_training_properties.py", "tests/test_weighting_step.py"
 HIDDEN = PROPERTIES + "::test_labels_behind_a_question_mark_never_reach_training"
 BEST = PROPERTIES + "::test_each_head_reports_the_test_logits_of_its_own_best_validation_step"
@@ -75,7 +75,11 @@ MUTANTS = [
         (STEP,),
     ),
     Mutant(
-        "pcgrad_fixed_order", "harness/gradients.py", "jax.random.permutation(k, tasks)", "jnp.arange(tasks)", (STEP,)
+        "pcgrad_fixed_order",
+        "harness/train/gradients.py",
+        "jax.random.permutation(k, tasks)",
+        "jnp.arange(tasks)",
+        (STEP,),
     ),
     Mutant(
         "finite_never_cleared",
@@ -114,7 +118,7 @@ MUTANTS = [
     ),
     Mutant(
         "hash_without_arms_and_model",
-        "harness/resume.py",
+        "harness/runs/resume.py",
         'del config["runtime"]',
         'del config["runtime"], config["arms"], config["model"]',
         ("tests/test_config_hash.py",),

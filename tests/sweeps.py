@@ -13,10 +13,11 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
 from harness.config import from_omegaconf, register_schema
-from harness.results import RESULT_FILE
-from harness.run import CONF_DIR
+from harness.config.locations import conf_dir
+from harness.runs.results import RESULT_FILE
 
 ROOT = Path(__file__).resolve().parent.parent
+CONF_DIR = str(conf_dir())
 TINY = [
     "train.steps=20",
     "train.eval_every=10",

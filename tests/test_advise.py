@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from sweeps import ROOT
 
-from harness import advice
+from harness.analysis import advice
 from harness.config import RunConfig, validate
-from harness.job import run_job
+from harness.runs.job import run_job
 
 LABELS = ["a1", "a2", "a3", "b1", "b2"]
 

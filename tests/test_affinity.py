@@ -8,7 +8,7 @@ import pytest
 from controls_helpers import PAIR, run_chunks, same_heads, static, tiny_data
 
 from harness.config import ConfigError, RunConfig, TrainConfig, validate
-from harness.gradients import lookahead_affinity
+from harness.train.gradients import lookahead_affinity
 
 PARAMS = {"params": {"trunk": jnp.array([0.5, -1.0]), "heads": {"bias": jnp.array([0.0, 0.0])}}}
 LR = 0.1

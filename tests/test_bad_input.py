@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sweeps import ROOT, SMALL_RUN
+from sweeps import CONF_DIR, SMALL_RUN
 
-from harness import preflight, sweep_lock
 from harness.config import ConfigError, DataConfig, from_omegaconf
 from harness.data import features_used, make_dataset, table
-from harness.metrics import DIVERGED_BCE, divergence
+from harness.runs import preflight, sweep_lock
+from harness.train.metrics import DIVERGED_BCE, divergence
 
 # A numeric table: 40 fully labelled rows, features f1..f3, labels a, b.
 ROWS = [(i, (i * 7) % 11, (i * 3) % 5 - 2.5, i % 2, (i // 2) % 2) for i in range(40)]
@@ -140,7 +140,7 @@ def compose(*overrides: str):
     from harness.config import register_schema
 
     register_schema()
-    with initialize_config_dir(config_dir=str(ROOT / "harness" / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         return from_omegaconf(hydra_compose("config", overrides=list(overrides)))
 
 
@@ -239,8 +239,8 @@ def test_a_folder_holding_another_sweep_is_refused_but_the_same_sweep_is_not(tmp
 
 
 def fake_output(run, val_bce: float, finite: bool = True):
-    from harness.job import static_of
-    from harness.trainer import TrainOutput
+    from harness.runs.job import static_of
+    from harness.train.trainer import TrainOutput
 
     static = static_of(run, (3,))
     metrics = {}
@@ -258,7 +258,7 @@ def fake_output(run, val_bce: float, finite: bool = True):
     ("val_bce", "finite", "status"), [(0.6, True, "ok"), (DIVERGED_BCE + 1, True, "diverged"), (0.6, False, "diverged")]
 )
 def test_result_records_the_features_used_and_diverged_runs(tmp_path, val_bce, finite, status):
-    from harness.job import payload
+    from harness.runs.job import payload
 
     rows = [(*row, "x" if i % 3 else "y") for i, row in enumerate(ROWS)]
     data = {**cfg(write(tmp_path, header=HEADER + ",name", rows=rows)).__dict__}
@@ -276,7 +276,7 @@ def test_result_records_the_features_used_and_diverged_runs(tmp_path, val_bce, f
 @pytest.mark.slow
 def test_tiny_run_at_lr_1e6_is_diverged_and_at_the_default_lr_is_ok():
     """The issue's TINY run: test log loss from 4,792 to 122,948 was reported as ok."""
-    from harness.job import run_job
+    from harness.runs.job import run_job
 
     def tiny(lr: float):
         data = {"tasks": 3, "n_val": 100, "n_test": 200}
@@ -295,8 +295,8 @@ def test_tiny_run_at_lr_1e6_is_diverged_and_at_the_default_lr_is_ok():
 
 @pytest.mark.parametrize("damage", ["deep", "oversized"])
 def test_resume_reruns_a_job_whose_result_cannot_be_read(tmp_path, damage):
-    from harness import resume
-    from harness.results import MAX_RESULT_BYTES, RESULT_FILE
+    from harness.runs import resume
+    from harness.runs.results import MAX_RESULT_BYTES, RESULT_FILE
 
     path = tmp_path / RESULT_FILE
     if damage == "deep":

@@ -15,7 +15,7 @@ import pytest
 from sweeps import ROOT, SMALL_RUN
 
 from harness.config import ConfigError, RunConfig
-from harness.results import RESULT_FILE
+from harness.runs.results import RESULT_FILE
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +27,7 @@ def fake_run_job(run: RunConfig, progress=None, label="train") -> dict:
     fails with a data error for lr = 0.1, diverges for lr = 0.5, else returns one record
     carrying the lr."""
     from harness.data import make_dataset
-    from harness.job import failed_payload
+    from harness.runs.job import failed_payload
 
     make_dataset(run.data, run.data.seed)
     if run.train.lr == 0.1:
@@ -66,17 +66,18 @@ ORIGINAL = ORIGINAL_FSYNC = ORIGINAL_SAVE = None
 FAKE_CLI = """
 import os, sys
 sys.path.insert(0, {tests!r})
-import harness.job, harness.fused, harness.data, harness.results, hydra.core.utils, test_bad_input_cli as t
-harness.job.run_job = t.fake_run_job
-harness.fused.run_group = t.fake_group
+import harness.runs.job, harness.runs.fused, harness.data, harness.runs.results, hydra.core.utils
+import test_bad_input_cli as t
+harness.runs.job.run_job = t.fake_run_job
+harness.runs.fused.run_group = t.fake_group
 t.ORIGINAL = harness.data.SUITES["synthetic"]
 harness.data.SUITES["synthetic"] = t.failing_seven
 t.ORIGINAL_FSYNC = os.fsync
-harness.results.os.fsync = t.full_disk_for_job_1 if {full_disk!r} == "result" else os.fsync
+harness.runs.results.os.fsync = t.full_disk_for_job_1 if {full_disk!r} == "result" else os.fsync
 t.ORIGINAL_SAVE = hydra.core.utils._save_config
 if {full_disk!r} == "hydra":
     hydra.core.utils._save_config = t.hydra_full_disk_for_job_1
-from harness.run import cli
+from harness.cli.run import cli
 cli()
 """
 

@@ -6,7 +6,7 @@ import pytest
 
 from harness.analysis.collect import CollectError, Problem, collect, write_table
 from harness.config import RunConfig, to_dict
-from harness.results import SCHEMA_VERSION
+from harness.runs.results import SCHEMA_VERSION
 
 
 def config(width: int, tasks: int) -> dict:
@@ -93,7 +93,7 @@ def test_collect_without_any_usable_result_is_one_line_error(tmp_path):
 
 
 def test_report_cli_on_a_folder_without_results_is_one_line_and_status_2(tmp_path, capsys):
-    from harness.report import main
+    from harness.cli.report import main
 
     job(tmp_path, 0, None)
     assert main([str(tmp_path)]) == 2
@@ -102,7 +102,7 @@ def test_report_cli_on_a_folder_without_results_is_one_line_and_status_2(tmp_pat
 
 
 def test_report_on_a_sweep_with_bad_jobs_lists_them(sweep, tmp_path):
-    from harness.report import main
+    from harness.cli.report import main
 
     assert main([str(sweep), "--out", str(tmp_path / "rep")]) == 0
     text = (tmp_path / "rep" / "REPORT.md").read_text()
@@ -111,7 +111,7 @@ def test_report_on_a_sweep_with_bad_jobs_lists_them(sweep, tmp_path):
 
 
 def test_read_result_refuses_huge_deep_and_non_object_files(tmp_path, monkeypatch):
-    from harness import results
+    from harness.runs import results
 
     deep = tmp_path / "deep.json"
     deep.write_text("[" * 200_000 + "]" * 200_000)

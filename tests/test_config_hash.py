@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from harness.config import RunConfig
-from harness.resume import config_hash
+from harness.runs.resume import config_hash
 
 
 def other_value(value):

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from controls_helpers import TINY, run_chunks, static, tiny_data
 
-from harness.arms import make_arm, shuffle_auxiliary
+from harness.arms import make_arm
 from harness.config import ConfigError, DataConfig, RunConfig, validate
+from harness.train.labels import shuffle_auxiliary
 
 
 def test_shuffle_permutes_only_auxiliary_labels_within_their_labelled_rows():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from harness import arm_names
+from harness import arms as arm_names
 from harness.config import RunConfig
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"

@@ -5,14 +5,14 @@ import itertools
 import numpy as np
 import pytest
 
-from harness import results
 from harness.config import ConfigError, DataConfig
 from harness.data import make_dataset, make_replicates
 from harness.data.base import Dataset, label_mask
 from harness.data.references import base_rate, references
 from harness.data.synthetic import family, posterior_logits, score, shared_basis
-from harness.job import run_job
-from harness.metrics import evaluate
+from harness.runs import results
+from harness.runs.job import run_job
+from harness.train.metrics import evaluate
 
 
 def test_a_task_is_the_same_task_at_any_task_count(tiny):

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from sweeps import ROOT, assert_nothing_corrupt, assert_same_records, cli_command, records
 
-from harness import fused
 from harness.config import RunConfig
-from harness.job import run_job
-from harness.results import RESULT_FILE
-from harness.trainer import TRACES
+from harness.runs import fused
+from harness.runs.job import run_job
+from harness.runs.results import RESULT_FILE
+from harness.train.trainer import TRACES
 
 
 def tiny(**changes) -> RunConfig:

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from harness import grouping
+from harness.runs import grouping
 
 
 def planted(tasks, groups, within=0.3, between=-0.1, seeds=4, noise=0.02, seed=0):

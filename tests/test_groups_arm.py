@@ -8,7 +8,7 @@ from controls_helpers import TINY, run_chunks, static, tiny_data
 
 from harness.arms import groups_arm
 from harness.config import ConfigError
-from harness.job import run_job
+from harness.runs.job import run_job
 
 
 def by_task(result, arm):

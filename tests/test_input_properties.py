@@ -10,8 +10,8 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from sweeps import CONF_DIR
 
-from harness import preflight
 from harness.config import (
     MODEL_KINDS,
     OPTIMIZERS,
@@ -23,6 +23,7 @@ from harness.config import (
     schema_keys,
 )
 from harness.data import table
+from harness.runs import preflight
 
 # Few examples: the machine is small and shared; the strategies aim at the edges.
 FEW = settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
@@ -189,14 +190,13 @@ OVERRIDE_VALUES = st.one_of(
 def test_any_command_line_override_loads_or_is_one_short_line(pairs):
     """Through Hydra's composition, as `python -m harness.run` composes: what the CLI prints is one_line()."""
     from hydra import compose, initialize_config_dir
-    from sweeps import ROOT
 
     from harness.config import register_schema
-    from harness.errors import one_line
+    from harness.config.errors import one_line
 
     register_schema()
     try:
-        with initialize_config_dir(config_dir=str(ROOT / "harness" / "conf"), version_base="1.3"):
+        with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
             from_omegaconf(compose("config", overrides=[f"{key}={value}" for key, value in pairs]))
     except Exception as error:  # noqa: BLE001 - the CLI turns every error into one line, exit 2
         message = one_line(error)

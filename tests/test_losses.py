@@ -2,7 +2,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from harness.losses import masked_bce
+from harness.train.losses import masked_bce
 
 
 def bce(p, y):
@@ -34,7 +34,7 @@ def test_missing_label_adds_zero_loss_and_exactly_zero_gradient():
 def test_test_metrics_match_scikit_learn_with_ties_and_a_one_class_column():
     from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
 
-    from harness.metrics import evaluate
+    from harness.train.metrics import evaluate
 
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 2, size=(2, 40, 3)).astype(np.float32)
@@ -56,7 +56,7 @@ def test_test_metrics_match_scikit_learn_with_ties_and_a_one_class_column():
 def test_average_ranks_match_scipy_with_ties_and_nan():
     from scipy.stats import rankdata
 
-    from harness.metrics import average_ranks
+    from harness.train.metrics import average_ranks
 
     rng = np.random.default_rng(1)
     for decimals in (0, 1, 3):  # coarser rounding, more ties
@@ -69,7 +69,7 @@ def test_average_ranks_match_scipy_with_ties_and_nan():
 def test_logistic_loss_and_its_derivatives_match_optax_over_a_wide_range_of_logits():
     import optax
 
-    from harness.losses import sigmoid_bce
+    from harness.train.losses import sigmoid_bce
 
     z = jnp.array([-60.0, -20.0, -3.0, -0.5, 0.0, 0.5, 3.0, 20.0, 60.0])
     for y in (jnp.zeros_like(z), jnp.ones_like(z), jnp.full_like(z, 0.3)):

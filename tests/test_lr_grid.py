@@ -5,8 +5,8 @@ import pytest
 
 from harness.arms import make_arm
 from harness.config import ConfigError, RunConfig, TrainConfig, validate
-from harness.job import run_job
-from harness.trainer import ArmState, lr_choice, pick
+from harness.runs.job import run_job
+from harness.train.trainer import ArmState, lr_choice, pick
 
 
 def state(best_val, finite):

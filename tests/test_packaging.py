@@ -24,7 +24,7 @@ from sweeps import ROOT, TINY
 import harness
 
 pytestmark = pytest.mark.slow
-SOURCE = ("pyproject.toml", "README.md", "harness", "hydra_plugins")
+SOURCE = ("pyproject.toml", "README.md", "harness", "conf", "experiments", "hydra_plugins")
 
 
 def sh(*command, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -69,12 +69,14 @@ def test_console_scripts_run_a_job_and_a_study_and_write_the_report(installed, t
     where = sh(str(installed / "python"), "-c", "import harness; print(harness.__file__)", cwd=work).stdout
     assert not Path(where.strip()).is_relative_to(ROOT)
 
+    # A study from experiments/, which the wheel carries as package data (the sweep's own
+    # grid overridden to two tiny points).
     sweep = tmp_path / "study"
-    study = ["-m", "experiment=relatedness", "data.relatedness=0,1", *TINY]
+    study = ["-m", "experiment=capacity", *TINY, "data.tasks=2", "model.width=2,8"]
     sh(str(installed / "mtl-run"), *study, cache, f"hydra.sweep.dir={sweep}", cwd=work)
     assert [json.loads((sweep / str(i) / "result.json").read_text())["status"] for i in range(2)] == ["ok", "ok"]
 
     sh(str(installed / "mtl-report"), str(sweep), "--out", str(tmp_path / "report"), cwd=work)
-    assert (tmp_path / "report" / "relatedness.png").stat().st_size > 0
-    assert "relatedness" in (tmp_path / "report" / "REPORT.md").read_text()
+    assert "Capacity" in (tmp_path / "report" / "REPORT.md").read_text()
     assert "--profile" in sh(str(installed / "mtl-reproduce"), "--help", cwd=work).stdout
+    assert "experiment: " in sh(str(installed / "mtl-advise"), "--help", cwd=work).stdout  # the groups, from the wheel

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from harness.results import RESULT_FILE
-from harness.resume import remove_partial_writes
+from harness.runs.results import RESULT_FILE
+from harness.runs.resume import remove_partial_writes
 
 
 def test_remove_partial_writes_deletes_only_leftover_temporary_results(tmp_path):

@@ -6,9 +6,9 @@ from fake_results import payload, write
 from harness.analysis import style
 from harness.analysis.common import gate
 from harness.analysis.report import write_report
+from harness.cli.report import main
 from harness.config import ARMS, ConfigError, RunConfig, validate
-from harness.report import main
-from harness.resume import config_hash
+from harness.runs.resume import config_hash
 
 
 def one_run(tmp_path, name="sweep", **kwargs):
@@ -73,7 +73,7 @@ def test_every_arm_has_a_style_and_its_own_colour():
     assert set(ARMS) == set(style.ARMS)
     colours = [style.arm_style(a).color for a in ARMS]
     assert len(set(colours)) == len(colours)
-    with pytest.raises(KeyError, match="harness/arm_names.py"):
+    with pytest.raises(KeyError, match="harness/arms.py"):
         style.arms_in(["mtl", "new_arm"])
 
 
@@ -103,7 +103,7 @@ def test_the_analysis_never_imports_jax_or_the_trainer():
 
     code = (
         "import sys, harness.report, harness.analysis.registry as r; r.load_studies(); "
-        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'jax' or m == 'harness.trainer'))"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'jax' or m.startswith('harness.train')))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr[-500:]

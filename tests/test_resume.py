@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from sweeps import ROOT, assert_nothing_corrupt, assert_same_records, cli_command, records
 
-from harness import resume
 from harness.config import RunConfig
-from harness.job import failed_payload
-from harness.results import RESULT_FILE, SCHEMA_VERSION, write_json_atomic
-from harness.summary import describe
+from harness.runs import resume
+from harness.runs.job import failed_payload
+from harness.runs.results import RESULT_FILE, SCHEMA_VERSION, write_json_atomic
+from harness.runs.summary import describe
 
 
 def fake_run_job(run: RunConfig, progress=None, label="train") -> dict:
@@ -32,9 +32,9 @@ def fake_run_job(run: RunConfig, progress=None, label="train") -> dict:
 
 # The CLI in a fresh process (Hydra configures logging process-wide), training replaced by fake_run_job.
 FAKE_CLI = (
-    "import sys; sys.path.insert(0, {tests!r}); import harness.job, test_resume; "
-    "harness.job.run_job = test_resume.fake_run_job; import harness.fused; "
-    "harness.fused.run_group = test_resume.failing_group; from harness.run import cli; cli()"
+    "import sys; sys.path.insert(0, {tests!r}); import harness.runs.job, test_resume; "
+    "harness.runs.job.run_job = test_resume.fake_run_job; import harness.runs.fused; "
+    "harness.runs.fused.run_group = test_resume.failing_group; from harness.cli.run import cli; cli()"
 )
 
 

@@ -16,7 +16,7 @@ from sweeps import ROOT, job_runs
 
 from harness.analysis import registry
 from harness.analysis.report import write_report
-from harness.reproduce import main
+from harness.cli.reproduce import main
 
 STUDIES = registry.main_studies("full")  # every study: the quick profile's and the full profile's own
 QUICK = registry.main_studies()

@@ -14,10 +14,11 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import pytest
+from sweeps import CONF_DIR
 
 from harness.config import ConfigError, DataConfig, ModelConfig, from_omegaconf
 from harness.data import digits, make_dataset, make_replicates, scenes, table, task_names
-from harness.models import CNN, Conv3x3, make_model, max_pool_2x2
+from harness.train.models import CNN, Conv3x3, make_model, max_pool_2x2
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -284,7 +285,7 @@ def test_hydra_composes_each_suite(suite):
 
     register_schema()
     extra = ["data.path=x.csv", "data.labels=[a,b]"] if suite == "table" else ["model=cnn"]
-    with initialize_config_dir(config_dir=str(ROOT / "harness" / "conf"), version_base="1.3"):
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         run = from_omegaconf(compose("config", overrides=[f"data={suite}", *extra]))
     assert run.data.suite == suite
     assert run.data.tasks == {"scenes": 4, "digits": 10, "table": 2}[suite]
@@ -301,7 +302,7 @@ def tiny(data: dict, model: dict) -> object:
 @pytest.mark.slow
 @pytest.mark.parametrize("suite", ["scenes", "digits", "table"])
 def test_tiny_run_of_each_suite_with_both_arms(suite, csv_path):
-    from harness.job import run_job
+    from harness.runs.job import run_job
 
     small = {"pool": 64, "n_per_task": 48, "n_val": 16, "n_test": 32, "missing": 0.25}
     data = {
@@ -330,7 +331,7 @@ def test_replicates_stack_with_their_own_draws(csv_path):
 
 
 def test_sample_figure_shows_labels_and_question_marks(tmp_path):
-    from harness.plots_samples import label_text, sample_figure, suite_config
+    from harness.analysis.samples import label_text, sample_figure, suite_config
 
     assert label_text(["pedestrian", "car"], np.array([1.0, 0.0]), np.array([1.0, 0.0])) == "pedestrian: 1\ncar: ?"
     names = [f"digit_{d}" for d in range(10)]

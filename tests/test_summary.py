@@ -9,9 +9,9 @@ from collections import Counter
 from hydra.core.utils import JobReturn, JobStatus
 from omegaconf import OmegaConf
 
-from harness import summary
-from harness.results import RESULT_FILE, write_json_atomic
-from harness.summary import SKIPPED_MARKER, SLACK_SECONDS, SweepSummary, describe, statuses
+from harness.runs import summary
+from harness.runs.results import RESULT_FILE, write_json_atomic
+from harness.runs.summary import SKIPPED_MARKER, SLACK_SECONDS, SweepSummary, describe, statuses
 
 
 def job(sweep, name: str, payload: dict | None, skipped: bool = False, written: float | None = None):

@@ -13,9 +13,9 @@ from omegaconf import OmegaConf
 from sweeps import ROOT, cli_command
 
 from harness.config import TRACKERS, ConfigError, RunConfig, validate
-from harness.runtime import progress_bar
-from harness.tracking import BACKENDS, job_name, swept_keys, tracking_uri
-from harness.tracking.record import curve_series, final_metrics, flatten
+from harness.runs.runtime import progress_bar
+from harness.runs.tracking import BACKENDS, job_name, swept_keys, tracking_uri
+from harness.runs.tracking.record import curve_series, final_metrics, flatten
 
 
 def result_with_pairs() -> dict:

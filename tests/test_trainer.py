@@ -2,13 +2,14 @@ import jax
 import numpy as np
 import pytest
 
-from harness import results, trainer
 from harness.arms import ArmSpec
 from harness.data import make_replicates
-from harness.job import payload, replicate_keys, run_job, static_of
-from harness.metrics import evaluate
-from harness.models import make_model
-from harness.trainer import Static, TrainOutput, hyperparams, make_program, train
+from harness.runs import results
+from harness.runs.job import payload, replicate_keys, run_job, static_of
+from harness.train import trainer
+from harness.train.metrics import evaluate
+from harness.train.models import make_model
+from harness.train.trainer import Static, TrainOutput, hyperparams, make_program, train
 
 
 def _train(run, static=None):

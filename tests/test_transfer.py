@@ -7,9 +7,9 @@ from controls_helpers import run_chunks, static, tiny_data
 
 from harness.arms import make_arm
 from harness.config import ConfigError, RunConfig, TrainConfig, validate
-from harness.metrics import bce
-from harness.models import make_model
-from harness.trainer import chunk_calls, evaluation_steps
+from harness.train.metrics import bce
+from harness.train.models import make_model
+from harness.train.trainer import chunk_calls, evaluation_steps
 
 
 def trunk(params):

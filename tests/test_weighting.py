@@ -7,7 +7,7 @@ import pytest
 from controls_helpers import PAIR, run_chunks, same_heads, static, tiny_data
 
 from harness.config import ConfigError, RunConfig, TrainConfig, validate
-from harness.gradients import head_mask, pcgrad, pcgrad_grads, uncertainty_total
+from harness.train.gradients import head_mask, pcgrad, pcgrad_grads, uncertainty_total
 
 
 def test_uncertainty_weighting_matches_kendall_by_hand():

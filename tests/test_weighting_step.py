@@ -20,10 +20,10 @@ from controls_helpers import static
 
 from harness.config import TrainConfig
 from harness.data.base import Dataset
-from harness.gradients import is_head, pcgrad
-from harness.losses import sigmoid_bce
-from harness.models import make_model
-from harness.trainer import hyperparams, make_program
+from harness.train.gradients import is_head, pcgrad
+from harness.train.losses import sigmoid_bce
+from harness.train.models import make_model
+from harness.train.trainer import hyperparams, make_program
 
 TASKS, DIM, WIDTH, LR = 3, 4, 8, 0.1
 X0 = np.full(DIM, 0.1, np.float32)

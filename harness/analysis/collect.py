@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from harness.results import METRICS, RESULT_FILE, UnreadableResult, read_result
+from harness.runs.results import METRICS, RESULT_FILE, UnreadableResult, read_result
 
 # Columns of the long table besides the swept config keys.
 ID_COLUMNS = ("job", "arm", "network", "task", "task_name", "seed", "arm_width", "arm_params")

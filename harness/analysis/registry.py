@@ -14,7 +14,6 @@ import importlib
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pandas as pd
 import yaml
@@ -22,8 +21,9 @@ from matplotlib.figure import Figure
 
 from harness.analysis.collect import Collection
 from harness.analysis.verdict import Verdict
+from harness.config.locations import experiments_dir
 
-EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+EXPERIMENTS = experiments_dir()
 
 
 @dataclass
@@ -73,7 +73,7 @@ def load_studies() -> dict[str, Analysis]:
 
 def declared(profile: str = "quick") -> dict[str, str]:
     """{experiment name: study} for every experiment file of `profile` that states `study:` itself:
-    harness/experiments/ for the quick profile, and with harness/experiments/full/ for the full one."""
+    experiments/ for the quick profile, and with experiments/full/ for the full one."""
     folders = [EXPERIMENTS, *([EXPERIMENTS / "full"] if profile == "full" else [])]
     out = {}
     for path in sorted(path for folder in folders for path in folder.glob("*.yaml")):

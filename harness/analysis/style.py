@@ -1,4 +1,4 @@
-"""One figure style: arm colours and labels (from harness/arm_names.py), bands, heat maps, saving.
+"""One figure style: arm colours and labels (from harness/arms.py), bands, heat maps, saving.
 
 Figures are matplotlib `Figure` objects (no pyplot state): a study builds them, the report
 saves them in the format asked for (png, pdf or svg).
@@ -15,7 +15,7 @@ from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from harness.arm_names import ARMS, Arm
+from harness.arms import ARMS, Arm
 
 FORMATS = ("png", "pdf", "svg")
 METRIC_LABEL = {
@@ -30,7 +30,7 @@ REFERENCE_STYLE = {"constant_bce": ("constant predictor", "0.4", "--"), "bayes_b
 def arm_style(name: str) -> Arm:
     """The arm's label, colour and line; an undeclared arm is an error, never a vanished curve."""
     if name not in ARMS:
-        raise KeyError(f"arm {name!r} has no declaration in harness/arm_names.py")
+        raise KeyError(f"arm {name!r} has no declaration in harness/arms.py")
     return ARMS[name]
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from harness.config import DataConfig
 from harness.data import synthetic
 from harness.data.base import Dataset
-from harness.metrics import evaluate
+from harness.train.metrics import evaluate
 
 # Suites whose generator gives the exact posterior: (cfg, data seed, inputs [n, ...]) -> logits [n, K].
 POSTERIORS: dict[str, Callable[[DataConfig, int, np.ndarray], np.ndarray]] = {

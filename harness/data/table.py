@@ -39,8 +39,8 @@ from typing import NamedTuple
 import numpy as np
 
 from harness.config import ConfigError, DataConfig
+from harness.config.errors import excerpt
 from harness.data.base import Dataset, task_sizes
-from harness.errors import excerpt
 
 TRUE = {"1", "1.0", "true", "yes"}
 FALSE = {"0", "0.0", "false", "no"}

@@ -1,7 +1,7 @@
 """`hydra/launcher=fused`: a sweep's same-shape jobs train as one vmapped program.
 
 Jobs are validated first (as with the default launcher), grouped by compiled shapes
-(harness/fused.py) and each group, split into chunks that fit in memory, trains once.
+(harness/runs/fused.py) and each group, split into chunks that fit in memory, trains once.
 Every job then goes through Hydra's own job runner with a task that writes its
 payload, so each gets the same output folder, .hydra files and result.json as with the
 default launcher. Jobs already complete under runtime.resume=true are not trained. A
@@ -36,7 +36,7 @@ ConfigStore.instance().store(group="hydra/launcher", name="fused", node=FusedLau
 
 def writer(payload: dict):
     """A task that writes an already trained job's payload into its Hydra output folder."""
-    from harness.run import record
+    from harness.cli.run import record
 
     def task(_cfg: DictConfig) -> str:
         return payload["status"] if record(payload) else "no result"
@@ -49,9 +49,9 @@ class FusedLauncher(HarnessLauncher):
         self.max_jobs = max_jobs
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
-        from harness import resume
         from harness.config import from_omegaconf
-        from harness.runtime import enable_compilation_cache, progress_bar, request_fast_compile
+        from harness.runs import resume
+        from harness.runs.runtime import enable_compilation_cache, progress_bar, request_fast_compile
 
         setup_globals()
         configs = self.job_configs(job_overrides, initial_job_idx)
@@ -60,7 +60,7 @@ class FusedLauncher(HarnessLauncher):
         runs = [from_omegaconf(cfg) for cfg in configs]
         if runs[0].runtime.fast_compile:
             request_fast_compile()
-        from harness import fused  # imports JAX, after the compile flags are settled
+        from harness.runs import fused  # imports JAX, after the compile flags are settled
 
         enable_compilation_cache(runs[0].runtime.cache_dir)
         done = {

@@ -1,7 +1,7 @@
 """`hydra/launcher=harness` (the default): the basic in-process launcher, plus
 
 - every job's config is validated, and its data source and memory need checked
-  (harness/preflight.py), before any job runs, so an impossible sweep fails with one
+  (harness/runs/preflight.py), before any job runs, so an impossible sweep fails with one
   line and leaves no partial results;
 - a job whose output folder cannot be written (a full disk) is one line naming the
   folder, and the sweep goes on to its summary;
@@ -42,10 +42,10 @@ class HarnessLauncher(Launcher):
         """Compose, validate and preflight every job of the sweep before any of them runs."""
         from omegaconf.errors import OmegaConfBaseException
 
-        from harness import preflight
         from harness.config import ConfigError, from_omegaconf
-        from harness.errors import one_line
-        from harness.results import discard_if_bookkeeping_only
+        from harness.config.errors import one_line
+        from harness.runs import preflight
+        from harness.runs.results import discard_if_bookkeeping_only
 
         configs = []
         for offset, overrides in enumerate(job_overrides):
@@ -63,7 +63,7 @@ class HarnessLauncher(Launcher):
         return configs
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
-        from harness.runtime import progress_bar
+        from harness.runs.runtime import progress_bar
 
         setup_globals()
         configs = self.job_configs(job_overrides, initial_job_idx)
@@ -87,7 +87,7 @@ class HarnessLauncher(Launcher):
                 job_subdir_key="hydra.sweep.subdir",
             )
         except OSError as error:  # Hydra's own writes (.hydra/, the log): a full disk must not end the sweep
-            from harness import summary
+            from harness.runs import summary
 
             where = error.filename or job_dir(cfg)
             print(f"error: job {cfg.hydra.job.num}: cannot write {where}: {error.strerror or error}", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""Which tasks should share: TAG's lookahead affinity against measured pair gains (harness/experiments/affinity.yaml).
+"""Which tasks should share: TAG's lookahead affinity against measured pair gains (experiments/affinity.yaml).
 
 Z_{i->j} is measured on the all-task network (arm mtl) and averaged over steps; the pair
 gain of task j with partner i is stl's test log loss of j minus that of head j of the
@@ -11,7 +11,7 @@ Criteria, fixed before any run:
    not independent: the verdict also needs a permutation test over tasks (`permutation_test`:
    each seed's affinity matrix relabelled by a random permutation of its tasks, the gains
    kept) to give a one-sided p below 0.05 before it can read "holds".
-2. RECOVERS: per seed, the partition the grouping search (`harness.grouping.choose`, the
+2. RECOVERS: per seed, the partition the grouping search (`harness.runs.grouping.choose`, the
    same search the groups arm runs) picks from that seed's affinity matrix, against the
    planted groups (task k in group k mod G) by the adjusted Rand index, averaged over the
    jobs with planted groups (data.task_groups > 1); t test over seeds that the ARI > 0.
@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from harness import grouping
 from harness.analysis import style
 from harness.analysis.collect import Collection
 from harness.analysis.common import gate, held_equal, learning_curves, with_config
@@ -33,6 +32,7 @@ from harness.analysis.registry import Section, study
 from harness.analysis.stats import mean_ci
 from harness.analysis.studies.grouping import ARI_DELTA, ari_per_seed
 from harness.analysis.verdict import Criterion, verdicts
+from harness.runs import grouping
 
 KEYS = ["data.relatedness"]
 PREDICTS = Criterion(

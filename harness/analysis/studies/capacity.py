@@ -1,4 +1,4 @@
-"""Capacity: Caruana's size criterion (harness/experiments/capacity*.yaml)."""
+"""Capacity: Caruana's size criterion (experiments/capacity*.yaml)."""
 
 from __future__ import annotations
 

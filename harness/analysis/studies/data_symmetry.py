@@ -1,4 +1,4 @@
-"""Data symmetry: the lecture's A100 case (harness/experiments/data_symmetry*.yaml).
+"""Data symmetry: the lecture's A100 case (experiments/data_symmetry*.yaml).
 
 The claims concern the target task (data.target): the learnability gate and every test read
 its rows alone (at n_other = 0 the other tasks have no labels, so their learned fraction says

@@ -1,5 +1,5 @@
 """Grouping: does the search find the planted groups, and does the grouped network pay?
-(harness/experiments/grouping.yaml)
+(experiments/grouping.yaml)
 
 Two questions, fixed before any run:
 

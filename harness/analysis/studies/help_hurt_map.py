@@ -1,4 +1,4 @@
-"""Where sharing helps and where it hurts (harness/experiments/help_hurt_map.yaml).
+"""Where sharing helps and where it hurts (experiments/help_hurt_map.yaml).
 
 Primary tests (the verdicts): the per-seed slopes of the task-mean gain against
 log2(labels per task) and against rho, over every cell (FEW, RELATED; Holm across the

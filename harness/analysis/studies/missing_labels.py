@@ -1,6 +1,6 @@
 """Missing labels: the masked loss against dropping rows or reading '?' as 0.
 
-Sweep: harness/experiments/missing_labels.yaml.
+Sweep: experiments/missing_labels.yaml.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Relatedness: shared features and negative transfer (harness/experiments/relatedness.yaml)."""
+"""Relatedness: shared features and negative transfer (experiments/relatedness.yaml)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Transfer learning against sharing, with Caruana's shuffle control (harness/experiments/transfer_vs_mtl*.yaml).
+"""Transfer learning against sharing, with Caruana's shuffle control (experiments/transfer_vs_mtl*.yaml).
 
 Only the target task (data.target) is compared: the transfer arms and the shuffle control
 report it alone.

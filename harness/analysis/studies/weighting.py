@@ -1,4 +1,4 @@
-"""Loss weighting: uncertainty weighting and PCGrad against equal weights (harness/experiments/weighting.yaml).
+"""Loss weighting: uncertainty weighting and PCGrad against equal weights (experiments/weighting.yaml).
 
 train.weighting changes only the shared arm; jobs share seeds and data draws, so each
 weighting is paired with equal weights across jobs (same rho, task and seed).

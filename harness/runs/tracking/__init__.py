@@ -1,0 +1,144 @@
+"""Experiment tracking: every sweep and job mirrored into a tracking backend (runtime.tracking).
+
+A Hydra callback (registered in conf/config.yaml), so every launcher gets it:
+the sweep's parent run starts where the multirun starts (the launching process), and each
+job's run is logged where the job ends (in process, or on a Submitit or Ray worker), from
+the result.json the job wrote. A backend is one module with a class that implements
+`Backend`; `BACKENDS` names it for runtime.tracking.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import time
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlparse
+
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from harness.runs.results import RESULT_FILE, UnreadableResult, read_result
+from harness.runs.tracking.record import JobRecord, job_record
+
+# runtime.tracking value -> "module:Class" of its backend (harness.config.TRACKERS lists them and "none").
+BACKENDS = {"mlflow": "harness.runs.tracking.mlflow_backend:MLflowBackend"}
+DEFAULT_EXPERIMENT = "mtl-harness"
+# The report's files that the sweep's run keeps when `harness.report` wrote them into SWEEP/report/.
+REPORT_FILES = ("REPORT.md", "*.png")
+MAX_NAME_CHARS = 250
+
+
+class Backend(Protocol):
+    def start_sweep(self, experiment: str, name: str, tags: dict[str, str]) -> str:
+        """Open the sweep's parent run; returns its id."""
+
+    def log_job(self, experiment: str, parent: str | None, job: JobRecord) -> None:
+        """One finished run for the job (a child of `parent`, if given)."""
+
+    def end_sweep(self, run_id: str, failed: bool, metrics: dict[str, float], artifacts: list[Path]) -> None:
+        """Close the parent run with the sweep's counts and files."""
+
+
+def make_backend(name: str, uri: str) -> Backend:
+    module, _, cls = BACKENDS[name].partition(":")
+    return getattr(importlib.import_module(module), cls)(uri)
+
+
+def tracking_uri(config: DictConfig) -> str:
+    """runtime.tracking_uri as given if it is a URI, a folder as a file URI; default: mlruns/ beside the outputs."""
+    cwd = Path(str(OmegaConf.select(config, "hydra.runtime.cwd", default=os.getcwd())))
+    given = str(OmegaConf.select(config, "runtime.tracking_uri", default="") or "")
+    if len(urlparse(given).scheme) > 1:  # a one-letter scheme is a Windows drive
+        return given
+    if not given:
+        key = "hydra.sweep.dir" if OmegaConf.select(config, "hydra.mode") == RunMode.MULTIRUN else "hydra.run.dir"
+        given = str(Path(str(OmegaConf.select(config, key))).parent / "mlruns")
+    return (cwd / Path(given).expanduser()).resolve().as_uri()
+
+
+def experiment_name(config: DictConfig) -> str:
+    """The study (experiment=NAME) the sweep runs, or the harness's name."""
+    return str(OmegaConf.select(config, "hydra.runtime.choices.experiment", default=None) or DEFAULT_EXPERIMENT)
+
+
+def swept_keys(overrides: list[str]) -> set[str]:
+    """The keys that a multirun's command-line overrides sweep (`key=a,b`, ranges, globs)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    last = {o.get_key_element(): o for o in OverridesParser.create().parse_overrides(overrides)}  # the last one wins
+    return {key for key, o in last.items() if o.is_sweep_override()}
+
+
+def job_name(config: DictConfig, swept: set[str]) -> str:
+    """A multirun job's number and its values of the swept keys; a single run's folder name."""
+    if OmegaConf.select(config, "hydra.mode") != RunMode.MULTIRUN:
+        return Path(str(config.hydra.runtime.output_dir)).name
+    own = [o for o in config.hydra.overrides.task if o.split("=", 1)[0] in swept]
+    return f"{config.hydra.job.num}: {' '.join(own)}".strip(": ")[:MAX_NAME_CHARS]
+
+
+def report_files(sweep_dir: Path) -> list[Path]:
+    return sorted({path for pattern in REPORT_FILES for path in (sweep_dir / "report").glob(pattern)})
+
+
+class TrackingCallback(Callback):
+    """Off unless runtime.tracking names a backend; then a parent run per sweep and a run per job."""
+
+    def __init__(self) -> None:
+        self.parent: str | None = None
+        self.swept: set[str] = set()  # the keys the sweep varies
+
+    @staticmethod
+    def _backend(config: DictConfig) -> Backend | None:
+        name = str(OmegaConf.select(config, "runtime.tracking", default="none"))
+        return make_backend(name, tracking_uri(config)) if name in BACKENDS else None
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from harness.config import ConfigError, from_omegaconf
+
+        if str(OmegaConf.select(config, "runtime.tracking", default="none")) not in BACKENDS:
+            return
+        try:
+            from_omegaconf(config)  # a bad value ends the sweep before any job: no run to open
+        except ConfigError:
+            return
+        backend = self._backend(config)
+        self.started = time.time()
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        self.swept = swept_keys(list(config.hydra.overrides.task)) | set(config.hydra.sweeper.get("params") or {})
+        tags = {
+            "harness.sweep_dir": str(sweep_dir.resolve()),
+            "harness.overrides": " ".join(config.hydra.overrides.task),
+        }
+        self.parent = backend.start_sweep(experiment_name(config), sweep_dir.name, tags)
+
+    def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
+        backend = self._backend(config)
+        if backend is None:
+            return
+        path = Path(str(config.hydra.runtime.output_dir)) / RESULT_FILE
+        try:
+            result = read_result(path)
+        except UnreadableResult:  # rejected before it ran (bad config): nothing to track
+            return
+        name = job_name(config, self.swept)
+        backend.log_job(experiment_name(config), self.parent, job_record(result, path, name))
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if self.parent is None:
+            return
+        from collections import Counter
+
+        from harness.runs.summary import statuses
+
+        backend = self._backend(config)
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        counts = Counter(statuses(sweep_dir, self.started).values())
+        metrics = {f"jobs_{status.replace(' ', '_')}": float(n) for status, n in counts.items()}
+        failed = bool(counts["failed"] or counts["no result"])
+        artifacts = [p for p in (sweep_dir / "multirun.yaml", *report_files(sweep_dir)) if p.exists()]
+        backend.end_sweep(self.parent, failed, metrics, artifacts)
+        self.parent = None

@@ -1,0 +1,1 @@
+"""The training wing: models, losses, label views, gradients, metrics, the compiled program and the trainer."""
