@@ -59,7 +59,7 @@ def main(cfg: DictConfig) -> None:
         detail = result["error"] or "non-finite training loss"
         print(f"error: job {result['status']}: {detail} (recorded in {output_dir / RESULT_FILE})", file=sys.stderr)
         sys.exit(1)
-    from harness import advice as verdict
+    from harness.analysis import advice as verdict
 
     advice = verdict.advise(result)
     advice["seconds"] = time.perf_counter() - begin
