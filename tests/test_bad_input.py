@@ -258,14 +258,16 @@ def fake_output(run, val_bce: float, finite: bool = True):
     ("val_bce", "finite", "status"), [(0.6, True, "ok"), (DIVERGED_BCE + 1, True, "diverged"), (0.6, False, "diverged")]
 )
 def test_result_records_the_features_used_and_diverged_runs(tmp_path, val_bce, finite, status):
-    from harness.runs.job import payload
+    from harness.data import features_used, task_names
+    from harness.runs.job import Problem, payload
 
     rows = [(*row, "x" if i % 3 else "y") for i, row in enumerate(ROWS)]
     data = {**cfg(write(tmp_path, header=HEADER + ",name", rows=rows)).__dict__}
     run = from_omegaconf({"data": data, "train": {"seeds": 2, "steps": 20, "eval_every": 10}})
     static, out = fake_output(run, val_bce, finite)
     refs = {name: np.full((2, run.data.tasks), 0.69) for name in ("constant_bce", "bayes_bce", "bayes_auroc")}
-    result = payload(run, static, out, (3,), 0.0, refs)
+    problem = Problem(None, task_names(run.data), refs, features_used(run.data), (3,), 0.0)
+    result = payload(run, problem, static, out)
     assert result["features"] == {"used": ["f1", "f2", "f3"], "excluded": ["name"]}
     assert result["status"] == status
     if status == "diverged":

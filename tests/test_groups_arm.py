@@ -53,9 +53,9 @@ def test_a_padding_head_gets_no_loss_and_no_update():
     ("groups", "message"),
     [
         ([[0, 1], [7]], "train.groups: unknown task 7; expected an index in [0, 2]"),
-        ([[0, 1], [1, 2]], "each task in one group (1 is in two)"),
+        ([[0, 1], [1, 2]], "each task in one group (task1 is in two)"),
         ([[0, 1], [], [2]], "non-empty groups (group 1 is empty)"),
-        ([[0, 1]], "every task in a group (2 in none)"),
+        ([[0, 1]], "every task in a group (task2 in none)"),
         ([0, 1, 2], "a non-empty list of groups"),
     ],
 )

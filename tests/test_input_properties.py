@@ -12,17 +12,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sweeps import CONF_DIR
 
-from harness.config import (
-    MODEL_KINDS,
-    OPTIMIZERS,
-    SUITES,
-    WEIGHTINGS,
-    ConfigError,
-    RunConfig,
-    from_omegaconf,
-    schema_keys,
-)
-from harness.data import table
+from harness.config import ConfigError, RunConfig, from_omegaconf, schema_keys
+from harness.config.schema import MODEL_KINDS, OPTIMIZERS, WEIGHTINGS
+from harness.data import SUITES, table
 from harness.runs import preflight
 
 # Few examples: the machine is small and shared; the strategies aim at the edges.
@@ -114,7 +106,7 @@ HOSTILE = st.one_of(
     st.text(max_size=4),
     st.lists(st.sampled_from(["a", "b", 0.5, 2]), max_size=3),
 )
-CHOICES = {"suite": SUITES, "kind": MODEL_KINDS, "optimizer": OPTIMIZERS, "weighting": WEIGHTINGS}
+CHOICES = {"suite": tuple(SUITES), "kind": MODEL_KINDS, "optimizer": OPTIMIZERS, "weighting": WEIGHTINGS}
 
 
 def plausible(key: str, default):

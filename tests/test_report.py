@@ -6,8 +6,9 @@ from fake_results import payload, write
 from harness.analysis import style
 from harness.analysis.common import gate
 from harness.analysis.report import write_report
+from harness.arms import ARMS
 from harness.cli.report import main
-from harness.config import ARMS, ConfigError, RunConfig, validate
+from harness.config import ConfigError, RunConfig, validate
 from harness.runs.resume import config_hash
 
 

@@ -82,18 +82,18 @@ def test_check_refuses_exactly_the_replicate_seeds_whose_split_make_refuses(tmp_
     verdicts = [refused(seed) for seed in range(12)]
     assert any(verdicts) and not all(verdicts)
     good = next(s for s in range(1, 12) if not verdicts[s] and any(verdicts[:s]))
-    table.check(DataConfig(**{**run.__dict__, "seed": good}), 1)  # the seeds before it are not checked
+    table.readable(DataConfig(**{**run.__dict__, "seed": good}), 1)  # the seeds before it are not checked
     bad = next(s for s in range(good + 1, 12) if verdicts[s])
     with pytest.raises(ConfigError, match=f"one class only in the test split of data seed {bad}"):
-        table.check(DataConfig(**{**run.__dict__, "seed": good}), bad - good + 1)
+        table.readable(DataConfig(**{**run.__dict__, "seed": good}), bad - good + 1)
 
 
 def test_check_refuses_a_label_budget_the_training_split_cannot_meet(tmp_path):
     # 40 fully labelled rows: 10 validation, 10 test, 20 training rows per task.
     path = write(tmp_path / "t.csv", np.random.default_rng(1).integers(0, 2, size=(40, 3)))
-    table.check(cfg(path, n_per_task=20, val_fraction=0.25, test_fraction=0.25), 3)
+    table.readable(cfg(path, n_per_task=20, val_fraction=0.25, test_fraction=0.25), 3)
     with pytest.raises(ConfigError) as error:
-        table.check(cfg(path, n_per_task=21, val_fraction=0.25, test_fraction=0.25), 1)
+        table.readable(cfg(path, n_per_task=21, val_fraction=0.25, test_fraction=0.25), 1)
     expected = "column 'a' (label) has 20 labelled training rows, fewer than data.n_per_task=21"
     assert str(error.value) == f"{path}: {expected}"
 

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 
 from harness.arms import ArmSpec
-from harness.data import make_replicates
+from harness.data import make_replicates, task_names
 from harness.runs import results
-from harness.runs.job import payload, replicate_keys, run_job, static_of
+from harness.runs.job import Problem, payload, replicate_keys, run_job, static_of
 from harness.train import trainer
 from harness.train.metrics import evaluate
 from harness.train.models import make_model
@@ -82,7 +82,8 @@ def test_undertrained_flags_a_best_step_at_the_last_evaluation(tiny):
     curves = {"stl": {"val_bce": np.zeros((2, 8, 3, 1))}}  # [S, evals, G, H]
     out = TrainOutput({"stl": {**metrics, "finite": np.ones(2, bool)}}, curves, [0, 1, 2, 4, 8, 16, 20, 40], 0.0, 1.0)
     refs = {name: np.full((2, run.data.tasks), np.nan) for name in ("constant_bce", "bayes_bce", "bayes_auroc")}
-    records = payload(run, static, out, (run.data.dim,), 0.0, refs)["records"]
+    problem = Problem(None, task_names(run.data), refs, None, (run.data.dim,), 0.0)
+    records = payload(run, problem, static, out)["records"]
     flags = {(r["seed"], r["task"]): r["undertrained"] for r in records}
     assert flags == {(0, 0): True, (0, 1): False, (0, 2): False, (1, 0): False, (1, 1): True, (1, 2): True}
 

@@ -3,9 +3,23 @@ short excerpts of the values they quote."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError
 
-from harness.config import ConfigError, schema_keys
+from harness.config.schema import schema_keys
+
+
+class ConfigError(ValueError):
+    """A configuration value the harness cannot run with (message is one line)."""
+
+
+def check(ok: bool, key: str, value: Any, accepted: str) -> None:
+    """Raise `key=value is not accepted; expected accepted` unless `ok`."""
+    if not ok:
+        shown = repr(value)  # repr escapes control characters: the message stays one line
+        shown = shown if len(shown) <= 60 else f"{shown[:57]}..."
+        raise ConfigError(f"{key}={shown} is not accepted; expected {accepted}")
 
 
 def one_line(error: BaseException) -> str:

@@ -1,27 +1,35 @@
-"""Task suites: each turns a DataConfig and a data seed into a Dataset."""
+"""Task suites: each turns a DataConfig and a data seed into a Dataset.
+
+`SUITES` holds one record per suite (harness/data/suite.py); every other part of the
+harness reads a suite from its record. Adding a suite is one module and one entry here
+(docs/extending.md).
+"""
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import numpy as np
 
 from harness.config import ConfigError, DataConfig
 from harness.data import digits, scenes, synthetic, table
 from harness.data.base import Dataset
+from harness.data.suite import Suite
 
-SUITES: dict[str, Callable[[DataConfig, int], Dataset]] = {
-    "synthetic": synthetic.make,
-    "scenes": scenes.make,
-    "digits": digits.make,
-    "table": table.make,
+SUITES: dict[str, Suite] = {
+    "synthetic": synthetic.SUITE,
+    "scenes": scenes.SUITE,
+    "digits": digits.SUITE,
+    "table": table.SUITE,
 }
 
 
-def make_dataset(cfg: DataConfig, seed: int) -> Dataset:
+def suite_of(cfg: DataConfig) -> Suite:
     if cfg.suite not in SUITES:
         raise ConfigError(f"data.suite={cfg.suite!r} is not available; choose one of {', '.join(SUITES)}")
-    return SUITES[cfg.suite](cfg, seed)
+    return SUITES[cfg.suite]
+
+
+def make_dataset(cfg: DataConfig, seed: int) -> Dataset:
+    return suite_of(cfg).make(cfg, seed)
 
 
 def make_replicates(cfg: DataConfig, replicates: int) -> Dataset:
@@ -31,18 +39,9 @@ def make_replicates(cfg: DataConfig, replicates: int) -> Dataset:
 
 
 def task_names(cfg: DataConfig) -> list[str]:
-    if cfg.suite == "scenes":
-        return scenes.task_names(cfg.tasks)
-    if cfg.suite == "digits":
-        return digits.task_names()
-    if cfg.suite == "table":
-        return list(cfg.labels)
-    return [f"task{k}" for k in range(cfg.tasks)]
+    return suite_of(cfg).task_names(cfg)
 
 
 def features_used(cfg: DataConfig) -> dict | None:
-    """A table's feature columns and the columns automatic selection left out; None for generated suites."""
-    if cfg.suite != "table":
-        return None
-    parsed = table.load(cfg)
-    return {"used": list(parsed.features), "excluded": list(parsed.excluded)}
+    """A file's feature columns and the columns automatic selection left out; None for generated suites."""
+    return suite_of(cfg).features(cfg)

@@ -17,8 +17,9 @@ from functools import cache
 
 import numpy as np
 
-from harness.config import DataConfig
+from harness.config import DataConfig, check
 from harness.data.base import Dataset, label_mask
+from harness.data.suite import Suite, generated_size
 
 CELL = 8
 TASKS = 10
@@ -67,3 +68,17 @@ def make(cfg: DataConfig, seed: int) -> Dataset:
     x_test, y_test, _ = compose(cfg, test, cfg.n_test, np.random.default_rng([seed, 3]))
     mask = label_mask(cfg, np.random.default_rng([seed, 4]))
     return Dataset(x_train, y_train, mask, x_val, y_val, x_test, y_test)
+
+
+def check_keys(d: DataConfig) -> None:
+    check(d.tasks == TASKS, "data.tasks", d.tasks, f"{TASKS} for data.suite=digits (one task per digit)")
+
+
+SUITE = Suite(
+    make=make,
+    task_names=lambda d: task_names(),
+    size=lambda d: generated_size(d, (CELL * d.grid) ** 2, f"data.grid={d.grid}"),
+    title="handwritten digits",
+    check=check_keys,
+    images=True,
+)

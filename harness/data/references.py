@@ -7,19 +7,12 @@ device); one value per replicate and task.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
 from harness.config import DataConfig
-from harness.data import synthetic
+from harness.data import suite_of
 from harness.data.base import Dataset
 from harness.train.metrics import evaluate
-
-# Suites whose generator gives the exact posterior: (cfg, data seed, inputs [n, ...]) -> logits [n, K].
-POSTERIORS: dict[str, Callable[[DataConfig, int, np.ndarray], np.ndarray]] = {
-    "synthetic": synthetic.posterior_logits,
-}
 
 
 def base_rate(y: np.ndarray, m: np.ndarray) -> np.ndarray:
@@ -41,8 +34,9 @@ def references(cfg: DataConfig, data: Dataset) -> dict[str, np.ndarray]:
     p = base_rate(y_train, m_train)[:, None, :]
     constant = evaluate(np.broadcast_to(np.log(p) - np.log1p(-p), y_test.shape), y_test)["test_bce"]
     bayes = np.full(constant.shape, np.nan), np.full(constant.shape, np.nan)
-    if cfg.suite in POSTERIORS:
-        logits = np.stack([POSTERIORS[cfg.suite](cfg, cfg.seed + r, x) for r, x in enumerate(data.x_test)])
+    posterior = suite_of(cfg).posterior
+    if posterior is not None:
+        logits = np.stack([posterior(cfg, cfg.seed + r, x) for r, x in enumerate(data.x_test)])
         scores = evaluate(logits, y_test)
         bayes = scores["test_bce"], scores["test_auroc"]
     return {"constant_bce": constant, "bayes_bce": bayes[0], "bayes_auroc": bayes[1]}

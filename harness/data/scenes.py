@@ -25,6 +25,7 @@ import numpy as np
 
 from harness.config import DataConfig
 from harness.data.base import Dataset, label_mask
+from harness.data.suite import Suite, generated_size
 
 LECTURE_OBJECTS = ("pedestrian", "car", "stop_sign", "traffic_light")
 
@@ -198,3 +199,12 @@ def make(cfg: DataConfig, seed: int) -> Dataset:
     x_test, y_test = split(cfg.n_test, 2)
     mask = label_mask(cfg, np.random.default_rng([seed, 3]))
     return Dataset(x_train, y_train, mask, x_val, y_val, x_test, y_test)
+
+
+SUITE = Suite(
+    make=make,
+    task_names=lambda d: task_names(d.tasks),
+    size=lambda d: generated_size(d, 3 * d.image_size**2, f"data.image_size={d.image_size}"),
+    title="driving scenes",
+    images=True,
+)

@@ -35,8 +35,9 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import log_ndtr
 
-from harness.config import DataConfig
+from harness.config import DataConfig, check
 from harness.data.base import Dataset, label_mask
+from harness.data.suite import Suite, generated_size
 
 # Random streams, each np.random.default_rng([seed, stream, ...]); none depends on the task count.
 LINK, BASIS, MASK, TASK, REFERENCE, INPUTS, NOISE = range(7)
@@ -157,3 +158,19 @@ def make(cfg: DataConfig, seed: int) -> Dataset:
     x_train, y_train, x_val, y_val, x_test, y_test = splits
     mask = label_mask(cfg, np.random.default_rng([seed, MASK]))
     return Dataset(x_train, y_train, mask, x_val, y_val, x_test, y_test)
+
+
+def check_keys(d: DataConfig) -> None:
+    """Room for the shared directions and one direction of each task's own."""
+    bound = f">= data.task_groups + 2 = {d.task_groups + 2}"
+    check(d.dim >= d.task_groups + 2, "data.dim", d.dim, f"an integer {bound}")
+
+
+SUITE = Suite(
+    make=make,
+    task_names=lambda d: [f"task{k}" for k in range(d.tasks)],
+    size=lambda d: generated_size(d, d.dim, f"data.dim={d.dim}"),
+    title="synthetic tasks",
+    check=check_keys,
+    posterior=posterior_logits,
+)

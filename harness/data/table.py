@@ -38,9 +38,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from harness.config import ConfigError, DataConfig
+from harness.config import ConfigError, DataConfig, check
 from harness.config.errors import excerpt
 from harness.data.base import Dataset, task_sizes
+from harness.data.suite import Size, Suite
 
 TRUE = {"1", "1.0", "true", "yes"}
 FALSE = {"0", "0.0", "false", "no"}
@@ -276,7 +277,7 @@ def split_rows(cfg: DataConfig, table: Table, seed: int) -> tuple[np.ndarray, np
     return train, val, test
 
 
-def check(cfg: DataConfig, replicates: int) -> Table:
+def readable(cfg: DataConfig, replicates: int) -> Table:
     """What `make` would refuse for any of the replicates' data seeds, without building them."""
     parsed = load(cfg)
     for seed in range(cfg.seed, cfg.seed + replicates):
@@ -297,3 +298,42 @@ def make(cfg: DataConfig, seed: int) -> Dataset:
 
     mask = budget(cfg, table.observed[train], np.random.default_rng([seed, 1]))
     return Dataset(features(train), table.y[train], mask, features(val), table.y[val], features(test), table.y[test])
+
+
+def check_keys(d: DataConfig) -> None:
+    """The file, its label and feature columns; data.tasks becomes the number of labels."""
+    check(bool(d.path), "data.path", d.path, "the CSV or Parquet file to read (data.suite=table)")
+    check(bool(d.labels), "data.labels", d.labels, "a non-empty list of the file's binary label columns")
+    check(len(set(d.labels)) == len(d.labels), "data.labels", d.labels, "distinct column names")
+    check(d.tasks in (0, len(d.labels)), "data.tasks", d.tasks, f"0 or {len(d.labels)}, one per label column")
+    d.tasks = len(d.labels)  # a table's tasks are its label columns
+    if d.features is not None:
+        check(len(d.features) > 0, "data.features", d.features, "a non-empty list of columns, or null for all")
+        both = sorted(set(d.features) & set(d.labels))
+        check(not both, "data.features", d.features, f"no label column (both: {', '.join(both)})")
+
+
+def size(d: DataConfig) -> Size:
+    parsed = load(d)
+    complete = int(parsed.observed.all(axis=1).sum())
+    rows, inputs = parsed.x.shape
+    held_out = round((d.val_fraction + d.test_fraction) * complete)
+    return Size(rows, inputs, held_out, f"the {rows} rows and {inputs} feature columns of data.path")
+
+
+def features_used(d: DataConfig) -> dict:
+    """The feature columns used, and those automatic selection left out."""
+    parsed = load(d)
+    return {"used": list(parsed.features), "excluded": list(parsed.excluded)}
+
+
+SUITE = Suite(
+    make=make,
+    task_names=lambda d: list(d.labels),
+    size=size,
+    title="your table",
+    check=check_keys,
+    from_file=True,
+    readable=readable,
+    features=features_used,
+)

@@ -19,8 +19,7 @@ import numpy as np
 from harness.config import RunConfig
 from harness.data import make_dataset
 from harness.data.base import Dataset
-from harness.data.references import references
-from harness.runs.job import build_data, payload, replicate_keys, run_job, static_of
+from harness.runs.job import payload, problem_of, replicate_keys, run_job, searches_partition, static_of
 from harness.train.trainer import TrainOutput, hyperparams, make_program, train
 
 # Fraction of the device's memory that one fused program may plan for.
@@ -63,11 +62,6 @@ def device_memory() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def searches_groups(run: RunConfig) -> bool:
-    """The job chooses its groups arm's partition itself, so its program's shape is known only inside it."""
-    return "groups" in run.arms and run.train.groups is None
-
-
 def plan(runs: Sequence[RunConfig], max_jobs: int | None = None) -> list[list[int]]:
     """Indices of `runs` in fusable groups, in sweep order, each split into chunks that fit in memory.
 
@@ -76,7 +70,7 @@ def plan(runs: Sequence[RunConfig], max_jobs: int | None = None) -> list[list[in
     groups: dict[Any, list[int]] = {}
     alone = []
     for i, run in enumerate(runs):
-        if searches_groups(run):
+        if searches_partition(run):
             groups[("alone", i)] = [i]
             continue
         try:
@@ -85,7 +79,7 @@ def plan(runs: Sequence[RunConfig], max_jobs: int | None = None) -> list[list[in
             alone.append([i])
     chunks = []
     for members in groups.values():
-        if searches_groups(runs[members[0]]):
+        if searches_partition(runs[members[0]]):
             chunks.append(members)
             continue
         size = max_jobs or max(1, int(MEMORY_SHARE * device_memory()) // job_bytes(runs[members[0]]))
@@ -106,17 +100,16 @@ def job_slice(out: TrainOutput, j: int, jobs: int) -> TrainOutput:
 
 def run_group(runs: Sequence[RunConfig], on_chunk: Callable[[int], None] | None = None) -> list[dict]:
     """Train same-shape jobs as one program; return each job's result payload, in order."""
-    if searches_groups(runs[0]):  # planned alone
+    if searches_partition(runs[0]):  # planned alone
         return [run_job(runs[0], progress=False)]
-    built = [build_data(run) for run in runs]
+    problems = [problem_of(run) for run in runs]
     first = runs[0]
-    static = static_of(first, built[0][0].x_train.shape[2:])
-    data = Dataset(*(np.stack(parts) for parts in zip(*(d for d, _ in built), strict=True)))
+    static = static_of(first, problems[0].input_shape)
+    data = Dataset(*(np.stack(parts) for parts in zip(*(p.data for p in problems), strict=True)))
     keys = jnp.stack([replicate_keys(run) for run in runs])
     hp = jax.tree.map(lambda *xs: jnp.stack(xs), *(hyperparams(r.train) for r in runs))
     out = train(static, keys, data, hp, first.train.steps, on_chunk=on_chunk, job_axis=True)
-    input_shape = data.x_train.shape[3:]
     return [
-        payload(run, static, job_slice(out, j, len(runs)), input_shape, seconds, references(run.data, d), len(runs))
-        for j, (run, (d, seconds)) in enumerate(zip(runs, built, strict=True))
+        payload(run, problem, static, job_slice(out, j, len(runs)), len(runs))
+        for j, (run, problem) in enumerate(zip(runs, problems, strict=True))
     ]

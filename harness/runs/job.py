@@ -9,13 +9,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from harness.arms import DESCRIPTIONS, PAD, make_arm
+from harness.arms import ARMS, PAD, ArmSpec, make_arm
 from harness.config import ModelConfig, RunConfig, resolve_groups, to_dict
 from harness.data import features_used, make_replicates, task_names
 from harness.data.base import Dataset
@@ -29,8 +30,8 @@ from harness.train.trainer import Static, TrainOutput, evaluation_steps, hyperpa
 
 
 def static_of(run: RunConfig, input_shape: tuple[int, ...]) -> Static:
-    """The compiled program's structure (arm groups: the partition of train.groups)."""
-    width = equal_params_width(run, input_shape) if "mtl_equal_params" in run.arms else None
+    """The compiled program's structure (a partition arm: the partition of train.groups)."""
+    width = equal_params_width(run, input_shape) if any(ARMS[name].equal_params for name in run.arms) else None
     partition = None
     if run.train.groups is not None:  # task names resolve here: they are known once the suite is
         partition = resolve_groups(run.train.groups, run.data.tasks, task_names(run.data))
@@ -76,38 +77,54 @@ def equal_params_width(run: RunConfig, input_shape: tuple[int, ...]) -> int:
     return min((low, high), key=lambda w: abs(count_params(run, run.data.tasks, w, input_shape) - target))
 
 
-def build_data(run: RunConfig) -> tuple[Dataset, float]:
-    """The job's replicate-stacked data, and the seconds it took to build."""
+class Problem(NamedTuple):
+    """What one job's arms train and are scored on: the data, replicate-stacked [S, ...],
+    its tasks' names, its references [S, K] (harness/data/references.py) and its features."""
+
+    data: Dataset
+    task_names: list[str]
+    references: dict[str, np.ndarray]
+    features: dict | None
+    input_shape: tuple[int, ...]  # one row's
+    seconds: float  # building it
+
+
+def problem_of(run: RunConfig) -> Problem:
+    """The job's data for every replicate, with what it is named and measured against."""
     begin = time.perf_counter()
     data = make_replicates(run.data, run.train.seeds)
-    return data, time.perf_counter() - begin
+    seconds = time.perf_counter() - begin
+    refs = references(run.data, data)
+    return Problem(data, task_names(run.data), refs, features_used(run.data), data.x_train.shape[2:], seconds)
+
+
+def fit(run: RunConfig, static: Static, data: Dataset, desc: str, show: bool) -> TrainOutput:
+    """Train the program of `static` on `data`, with a progress bar over its evaluations."""
+    chunks = len(evaluation_steps(static, run.train.steps, run.train.pretrain_steps))
+    with tqdm(total=chunks, desc=desc, unit="eval", leave=False, disable=None if show else True) as bar:
+        hp = hyperparams(run.train)
+        return train(static, replicate_keys(run), data, hp, run.train.steps, on_chunk=lambda _: bar.update(1))
 
 
 def run_job(run: RunConfig, progress: bool | None = None, label: str = "train") -> dict:
     """Train the configured arms and return the result.json payload.
 
-    Arm groups without train.groups first trains the other arms together with the
+    A partition arm without train.groups first trains the other arms together with the
     search's signal arms, chooses the partition from that signal (harness/runs/grouping.py),
     then trains the groups on the same data and keys.
     """
-    data, data_seconds = build_data(run)
-    shape = data.x_train.shape[2:]
+    problem = problem_of(run)
     show = run.runtime.progress if progress is None else progress
-
-    def fit(static: Static, desc: str) -> TrainOutput:
-        chunks = len(evaluation_steps(static, run.train.steps, run.train.pretrain_steps))
-        with tqdm(total=chunks, desc=desc, unit="eval", leave=False, disable=None if show else True) as bar:
-            hp = hyperparams(run.train)
-            return train(static, replicate_keys(run), data, hp, run.train.steps, on_chunk=lambda _: bar.update(1))
-
-    if "groups" not in run.arms or run.train.groups is not None:
-        static = static_of(run, shape)
-        return payload(run, static, fit(static, label), shape, data_seconds, references(run.data, data))
-    first = signal_static(run, shape)
-    out = fit(first, f"{label}: grouping signal")
+    if not searches_partition(run):
+        static = static_of(run, problem.input_shape)
+        return payload(run, problem, static, fit(run, static, problem.data, label, show))
+    first = signal_static(run, problem.input_shape)
+    out = fit(run, first, problem.data, f"{label}: grouping signal", show)
     search = search_groups(run, first, out)
-    second = dataclasses.replace(first, arms=(make_arm("groups", run.data.tasks, partition=search["partition"]),))
-    more = fit(second, f"{label}: groups")
+    partition = search["partition"]
+    arms = tuple(make_arm(name, run.data.tasks, partition=partition) for name in partition_arm_names(run))
+    second = dataclasses.replace(first, arms=arms)
+    more = fit(run, second, problem.data, f"{label}: groups", show)
     static = dataclasses.replace(first, arms=first.arms + second.arms)
     out = TrainOutput(
         {**out.metrics, **more.metrics},
@@ -116,17 +133,24 @@ def run_job(run: RunConfig, progress: bool | None = None, label: str = "train") 
         out.compile_seconds + more.compile_seconds,
         out.train_seconds + more.train_seconds,
     )
-    result = payload(run, static, out, shape, data_seconds, references(run.data, data))
-    result["grouping"] = search["record"]
-    return result
+    return payload(run, problem, static, out) | {"grouping": search["record"]}
+
+
+def partition_arm_names(run: RunConfig) -> list[str]:
+    return [name for name in run.arms if ARMS[name].layout == "partition"]
+
+
+def searches_partition(run: RunConfig) -> bool:
+    """The job chooses a partition arm's groups itself, so that arm's shape is known only inside it."""
+    return bool(partition_arm_names(run)) and run.train.groups is None
 
 
 SIGNAL_ARMS = {"affinity": ("mtl",), "pairs": ("stl", "pairs")}
 
 
 def signal_static(run: RunConfig, input_shape: tuple[int, ...]) -> Static:
-    """Every configured arm but groups, plus the arms the grouping signal is measured on."""
-    arms = [name for name in run.arms if name != "groups"]
+    """Every configured arm but the partition arms, plus the arms the grouping signal is measured on."""
+    arms = [name for name in run.arms if name not in partition_arm_names(run)]
     arms += [name for name in SIGNAL_ARMS[run.train.grouping_signal] if name not in arms]
     every = run.train.affinity_every
     if run.train.grouping_signal == "affinity":
@@ -168,64 +192,27 @@ def search_groups(run: RunConfig, static: Static, out: TrainOutput) -> dict:
     }
 
 
-def payload(
-    run: RunConfig,
-    static: Static,
-    out: TrainOutput,
-    input_shape: tuple[int, ...],
-    data_seconds: float,
-    refs: dict[str, np.ndarray],
-    fused_jobs: int = 1,
-) -> dict:
-    """The result.json payload of one job from its TrainOutput (metrics [S, G, H], no job axis)
-    and its data's references ([S, K], harness.data.references).
+def payload(run: RunConfig, problem: Problem, static: Static, out: TrainOutput, fused_jobs: int = 1) -> dict:
+    """The result.json payload of one job from its TrainOutput (metrics [S, G, H], no job axis).
 
     `fused_jobs` > 1: the job trained in one program with that many others; its timing is
     its even share of the program's.
     """
     arms, rows, diverged, affinity = {}, [], [], None
-    names = task_names(run.data)
     for spec in static.arms:
-        metrics = dict(out.metrics[spec.name])
-        finite = np.asarray(metrics.pop("finite"))
-        source_step = metrics.pop("pretrain_best_step", None)
-        # Still improving when training stopped: a longer budget might have changed the result.
-        metrics["undertrained"] = np.asarray(metrics["best_step"]) == out.eval_steps[-1]
-        metrics["lr"] = np.asarray(run.train.lr_grid or [run.train.lr])[metrics.pop("lr_index")]
+        metrics, source_step = arm_metrics(run, spec, out)
         if "affinity" in metrics:  # [S, G=1, K, K] -> [seed][i][j], Z_{i->j}
-            affinity = {"arm": spec.name, "every": static.affinity_every}
-            affinity["matrix"] = np.asarray(metrics.pop("affinity"))[:, 0].tolist()
+            matrix = np.asarray(metrics.pop("affinity"))[:, 0].tolist()
+            affinity = {"arm": spec.name, "every": static.affinity_every, "matrix": matrix}
+        finite = np.asarray(metrics.pop("finite"))
         reported = spec.groups
         if spec.target_only:  # head 0 is the target; the other heads only served it
             metrics = {name: value[..., :1] for name, value in metrics.items()}
             reported = ((spec.groups[0][0],),)
-        # Where training ended, too: with evaluation from step 0, a run that blew up keeps its
-        # initial network as its best step, and that must not pass as a trained result.
-        last_val = np.asarray(out.curves[spec.name]["val_bce"])[:, -1]  # [S, G, H]
-        last_val = last_val[..., :1] if spec.target_only else last_val
-        reasons = divergence(finite, np.concatenate([np.asarray(metrics["val_bce"]), last_val], axis=-1))
+        reasons = divergence(finite, np.concatenate([np.asarray(metrics["val_bce"]), last_val_bce(spec, out)], axis=-1))
         diverged += [{"arm": spec.name, "seed": s, "reason": r} for s, r in enumerate(reasons) if r]
-        arms[spec.name] = {
-            "description": DESCRIPTIONS[spec.name],
-            "networks": spec.networks,
-            "heads": spec.heads,
-            "groups": [[k for k in g if k != PAD] for g in spec.groups],
-            "width": spec.width or run.model.width,
-            "params_per_network": count_params(run, spec.heads, spec.width, input_shape),
-            "weighting": run.train.weighting if spec.weighted else "equal",
-            "lr_grid": list(run.train.lr_grid or [run.train.lr]),
-        }
-        if spec.name == "groups":
-            arms[spec.name]["partition"] = [[names[k] for k in g] for g in arms[spec.name]["groups"]]
-        if spec.transfer:
-            arms[spec.name]["pretrain_steps"] = run.train.pretrain_steps
-            arms[spec.name]["finetune_steps"] = run.train.steps - run.train.pretrain_steps
-            arms[spec.name]["pretrain_best_step"] = np.asarray(source_step)[:, 0].tolist()  # per seed
-        rows += results.records(spec.name, reported, metrics, refs)
-    net_steps = sum(spec.networks for spec in static.arms) * run.train.seeds * run.train.steps
-    curves = {"steps": list(out.eval_steps)}
-    for name, arm_curves in out.curves.items():
-        curves[name] = {k: np.asarray(v).tolist() for k, v in arm_curves.items()}
+        arms[spec.name] = arm_entry(run, spec, problem, source_step)
+        rows += results.records(spec.name, reported, metrics, problem.references)
     return {
         "schema_version": results.SCHEMA_VERSION,
         "status": "diverged" if diverged else "ok",
@@ -233,23 +220,74 @@ def payload(
         "created": results.now(),
         "config": to_dict(run),
         "config_hash": config_hash(run),
-        "task_names": names,
-        "features": features_used(run.data),
+        "task_names": problem.task_names,
+        "features": problem.features,
         "arms": arms,
         "records": [] if diverged else rows,
-        "references": {name: np.asarray(value).tolist() for name, value in refs.items()},
+        "references": {name: np.asarray(value).tolist() for name, value in problem.references.items()},
         "diverged": diverged,
-        "curves": curves,
+        "curves": curves_of(out),
         "affinity": affinity,
-        "timing": {
-            "data_seconds": data_seconds,
-            "compile_seconds": out.compile_seconds,
-            "train_seconds": out.train_seconds,
-            "net_steps": net_steps,
-            "net_steps_per_second": net_steps / out.train_seconds,
-            "fused_jobs": fused_jobs,
-        },
+        "timing": timing(run, static, out, problem.seconds, fused_jobs),
         "environment": environment(),
+    }
+
+
+def arm_metrics(run: RunConfig, spec: ArmSpec, out: TrainOutput) -> tuple[dict, np.ndarray | None]:
+    """One arm's metrics as recorded (undertrained flag, chosen lr), and its pretraining's best step."""
+    metrics = dict(out.metrics[spec.name])
+    source_step = metrics.pop("pretrain_best_step", None)
+    # Still improving when training stopped: a longer budget might have changed the result.
+    metrics["undertrained"] = np.asarray(metrics["best_step"]) == out.eval_steps[-1]
+    metrics["lr"] = np.asarray(run.train.lr_grid or [run.train.lr])[metrics.pop("lr_index")]
+    return metrics, source_step
+
+
+def last_val_bce(spec: ArmSpec, out: TrainOutput) -> np.ndarray:
+    """Validation loss where training ended [S, G, H]: with evaluation from step 0, a run that
+    blew up keeps its initial network as its best step, and that must not pass as trained."""
+    last = np.asarray(out.curves[spec.name]["val_bce"])[:, -1]
+    return last[..., :1] if spec.target_only else last
+
+
+def arm_entry(run: RunConfig, spec: ArmSpec, problem: Problem, source_step: np.ndarray | None) -> dict:
+    """result.json's description of one arm: its networks, heads, groups and training."""
+    groups = [[k for k in g if k != PAD] for g in spec.groups]
+    entry = {
+        "description": ARMS[spec.name].description,
+        "networks": spec.networks,
+        "heads": spec.heads,
+        "groups": groups,
+        "width": spec.width or run.model.width,
+        "params_per_network": count_params(run, spec.heads, spec.width, problem.input_shape),
+        "weighting": run.train.weighting if spec.weighted else "equal",
+        "lr_grid": list(run.train.lr_grid or [run.train.lr]),
+    }
+    if ARMS[spec.name].layout == "partition":
+        entry["partition"] = [[problem.task_names[k] for k in g] for g in groups]
+    if spec.transfer:
+        entry["pretrain_steps"] = run.train.pretrain_steps
+        entry["finetune_steps"] = run.train.steps - run.train.pretrain_steps
+        entry["pretrain_best_step"] = np.asarray(source_step)[:, 0].tolist()  # per seed
+    return entry
+
+
+def curves_of(out: TrainOutput) -> dict:
+    curves = {"steps": list(out.eval_steps)}
+    for name, arm_curves in out.curves.items():
+        curves[name] = {k: np.asarray(v).tolist() for k, v in arm_curves.items()}
+    return curves
+
+
+def timing(run: RunConfig, static: Static, out: TrainOutput, data_seconds: float, fused_jobs: int) -> dict:
+    net_steps = sum(spec.networks for spec in static.arms) * run.train.seeds * run.train.steps
+    return {
+        "data_seconds": data_seconds,
+        "compile_seconds": out.compile_seconds,
+        "train_seconds": out.train_seconds,
+        "net_steps": net_steps,
+        "net_steps_per_second": net_steps / out.train_seconds,
+        "fused_jobs": fused_jobs,
     }
 
 
