@@ -66,12 +66,12 @@ ORIGINAL = ORIGINAL_FSYNC = ORIGINAL_SAVE = None
 FAKE_CLI = """
 import os, sys
 sys.path.insert(0, {tests!r})
-import harness.runs.job, harness.runs.fused, harness.data, harness.runs.results, hydra.core.utils
+import dataclasses, harness.runs.job, harness.runs.fused, harness.data, harness.runs.results, hydra.core.utils
 import test_bad_input_cli as t
 harness.runs.job.run_job = t.fake_run_job
 harness.runs.fused.run_group = t.fake_group
-t.ORIGINAL = harness.data.SUITES["synthetic"]
-harness.data.SUITES["synthetic"] = t.failing_seven
+t.ORIGINAL = harness.data.SUITES["synthetic"].make
+harness.data.SUITES["synthetic"] = dataclasses.replace(harness.data.SUITES["synthetic"], make=t.failing_seven)
 t.ORIGINAL_FSYNC = os.fsync
 harness.runs.results.os.fsync = t.full_disk_for_job_1 if {full_disk!r} == "result" else os.fsync
 t.ORIGINAL_SAVE = hydra.core.utils._save_config

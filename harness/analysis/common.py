@@ -10,8 +10,8 @@ from harness.analysis import style
 from harness.analysis.collect import Collection
 from harness.analysis.stats import delta_m, gain_summary, summarize
 from harness.analysis.verdict import fmt
+from harness.data import SUITES
 
-SUITES = {"scenes": "driving scenes", "digits": "handwritten digits", "table": "your table"}
 GATE = 0.5  # default share of the constant-to-Bayes AUROC gap the separate networks must close
 
 
@@ -29,7 +29,8 @@ def on_suite(c: Collection) -> tuple[str, str]:
     suite = j.get("data.suite", "synthetic")
     if suite == "synthetic":
         return "", ""
-    name = f"{SUITES.get(suite, suite)}, {str(j['model.kind']).upper()} trunk"
+    title = SUITES[suite].title if suite in SUITES else suite
+    name = f"{title}, {str(j['model.kind']).upper()} trunk"
     return f" ({name})", f"[{name}] "
 
 

@@ -18,7 +18,7 @@ from omegaconf import OmegaConf
 
 from harness.config import DataConfig
 from harness.config.locations import conf_dir
-from harness.data import make_dataset, task_names
+from harness.data import SUITES, make_dataset, task_names
 
 CONF_DIR = conf_dir() / "data"
 
@@ -66,7 +66,7 @@ def sample_figure(cfg: DataConfig, path: str | Path, count: int = 12, columns: i
     return path
 
 
-IMAGE_SUITES = ("scenes", "digits")
+IMAGE_SUITES = tuple(name for name, suite in SUITES.items() if suite.images)
 
 
 def draw_samples(out: str | Path, missing: float = 0.3, suites: tuple[str, ...] = IMAGE_SUITES) -> list[Path]:
