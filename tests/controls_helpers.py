@@ -9,7 +9,8 @@ from harness.arms import make_arm
 from harness.config import DataConfig, ModelConfig, TrainConfig
 from harness.data.base import Dataset
 from harness.data.synthetic import make
-from harness.train.trainer import Static, hyperparams, make_program
+from harness.train.program import Static, make_program
+from harness.train.trainer import hyperparams
 
 TINY = DataConfig(tasks=3, dim=6, pool=96, n_val=32, n_test=32, n_target=12, n_other=96)
 PAIR = DataConfig(tasks=2, dim=6, pool=96, n_val=32, n_test=32, n_per_task=96)  # made into two identical tasks

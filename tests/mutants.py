@@ -1,8 +1,8 @@
-"""Hand-written one-line mutants of the trainer, the arms and the table reader, each run against its tests.
+"""Hand-written one-line mutants of the program, the label views and the table reader, run against their tests.
 
-mutmut (configured in pyproject.toml) covers the small core modules. The trainer is one
-closure of ~300 lines that JAX compiles per test: mutmut's hundreds of mutants of it,
-each recompiling the trainer tests, take hours on 2 cores. These are the plausible bugs
+mutmut (configured in pyproject.toml) covers the small core modules. The program
+(harness/train/program.py) is recompiled by every trainer test: mutmut's hundreds of
+mutants of it, each recompiling the trainer tests, take hours on 2 cores. These are the plausible bugs
 there, the ones that would silently falsify a report.
 
 Usage, from the repository root (about a minute per mutant on 2 cores):
@@ -35,7 +35,7 @@ class Mutant(NamedTuple):
     tests: tuple[str, ...]
 
 
-TRAINER, TABLE = "harness/train/trainer.py", "harness/data/table.py"
+TRAINER, TABLE = "harness/train/program.py", "harness/data/table.py"
 PROPERTIES, STEP = "tests/test_training_properties.py", "tests/test_weighting_step.py"
 HIDDEN = PROPERTIES + "::test_labels_behind_a_question_mark_never_reach_training"
 BEST = PROPERTIES + "::test_each_head_reports_the_test_logits_of_its_own_best_validation_step"
@@ -62,16 +62,16 @@ MUTANTS = [
         "best_step_off_by_one",
         TRAINER,
         "best_step=jnp.where(improved, end, s.best_step)",
-        "best_step=jnp.where(improved, start, s.best_step)",
+        "best_step=jnp.where(improved, end - 1, s.best_step)",
         (BEST,),
     ),
-    Mutant("ignore_pcgrad", TRAINER, 'if weighting == "pcgrad":', "if False:", (STEP,)),
+    Mutant("ignore_pcgrad", TRAINER, 'if self.weighting == "pcgrad":', "if False:", (STEP,)),
     Mutant(
         "uncertainty_unweighted_params",
         TRAINER,
-        'return (uncertainty_total(values, v) if weighting == "uncertainty" else values.sum()), values',
+        'return (uncertainty_total(values, v) if self.weighting == "uncertainty" else values.sum()), values',
         "return values.sum() + (uncertainty_total(jax.lax.stop_gradient(values), v)"
-        ' if weighting == "uncertainty" else 0.0), values',
+        ' if self.weighting == "uncertainty" else 0.0), values',
         (STEP,),
     ),
     Mutant(
@@ -91,7 +91,7 @@ MUTANTS = [
     Mutant(
         "no_fresh_optimiser",
         TRAINER,
-        "fresh = (s.source_params, s.log_var, jax.vmap(optimizer.init)((s.source_params, s.log_var)))",
+        "fresh = (s.source_params, s.log_var, jax.vmap(arm.optimizer.init)((s.source_params, s.log_var)))",
         "fresh = (s.source_params, s.log_var, s.opt_state)",
         (PROPERTIES + "::test_fine_tuning_starts_from_a_fresh_optimiser_state",),
     ),
@@ -105,13 +105,13 @@ MUTANTS = [
     Mutant(
         "sample_complete_rows_only",
         TRAINER,
-        "labelled = (m[None] * heads_on[:, None, None, :]).max(axis=-1)",
-        "labelled = (m[None] * heads_on[:, None, None, :]).min(axis=-1)",
+        "labelled = (m[None] * parts.heads_on[:, None, None, :]).max(axis=-1)",
+        "labelled = (m[None] * parts.heads_on[:, None, None, :]).min(axis=-1)",
         (PROPERTIES + "::test_partially_labelled_rows_train_every_arm_but_mtl_drop",),
     ),
     Mutant(
         "mtl_zero_keeps_mask",
-        "harness/arms.py",
+        "harness/train/labels.py",
         "return y * m, jnp.broadcast_to(any_label, m.shape)",
         "return y * m, m",
         (PROPERTIES + "::test_mtl_zero_trains_every_question_mark_of_a_labelled_row_as_label_0",),
@@ -162,7 +162,7 @@ def main(names: list[str]) -> int:
     survived = 0
     with tempfile.TemporaryDirectory() as folder:
         tree = Path(folder)
-        for part in ("harness", "tests", "hydra_plugins"):
+        for part in ("harness", "tests", "hydra_plugins", "conf", "experiments"):
             shutil.copytree(ROOT / part, tree / part, ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copy(ROOT / "pyproject.toml", tree)
         for mutant in chosen:

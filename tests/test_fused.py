@@ -14,7 +14,7 @@ from harness.config import RunConfig
 from harness.runs import fused
 from harness.runs.job import run_job
 from harness.runs.results import RESULT_FILE
-from harness.train.trainer import TRACES
+from harness.train.program import TRACES
 
 
 def tiny(**changes) -> RunConfig:

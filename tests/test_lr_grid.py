@@ -6,7 +6,8 @@ import pytest
 from harness.arms import make_arm
 from harness.config import ConfigError, RunConfig, TrainConfig, validate
 from harness.runs.job import run_job
-from harness.train.trainer import ArmState, lr_choice, pick
+from harness.train.program import ArmState
+from harness.train.trainer import lr_choice, pick
 
 
 def state(best_val, finite):

@@ -6,10 +6,11 @@ from harness.arms import ArmSpec
 from harness.data import make_replicates, task_names
 from harness.runs import results
 from harness.runs.job import Problem, payload, replicate_keys, run_job, static_of
-from harness.train import trainer
+from harness.train import axes, program
 from harness.train.metrics import evaluate
 from harness.train.models import make_model
-from harness.train.trainer import Static, TrainOutput, hyperparams, make_program, train
+from harness.train.program import Static, make_program
+from harness.train.trainer import TrainOutput, hyperparams, train
 
 
 def _train(run, static=None):
@@ -100,10 +101,10 @@ def test_same_seed_identical_results_other_seed_different(tiny):
 
 def test_runs_differing_only_in_values_trace_once(tiny):
     shape = {"width": 7}  # a shape no other test compiles
-    before = trainer.TRACES.copy()
+    before = program.TRACES.copy()
     run_job(tiny(model=shape, data={"relatedness": 0.1, "n_per_task": 10}, train={"lr": 1e-3, "seed": 0}))
     run_job(tiny(model=shape, data={"relatedness": 0.9, "n_per_task": 30, "missing": 0.5}, train={"lr": 0.03}))
-    traced = trainer.TRACES - before
+    traced = program.TRACES - before
     assert traced["chunk"] == 1
     assert traced["lower:init"] == 1 and traced["lower:chunk"] == 1
 
@@ -150,7 +151,7 @@ def test_vmap_treats_a_unit_axis_like_jax_vmap():
     rng = np.random.default_rng(0)
     for size in (1, 3):
         w, x = rng.normal(size=(size, 4, 2)), rng.normal(size=(size, 5, 4))
-        got = trainer.vmap(f, in_axes=(0, 0, None))(w, x, 2.0)
+        got = axes.vmap(f, in_axes=(0, 0, None))(w, x, 2.0)
         want = jax.vmap(f, in_axes=(0, 0, None))(w, x, 2.0)
         assert jax.tree.map(np.shape, got) == jax.tree.map(np.shape, want)
         jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6), got, want)
@@ -158,20 +159,20 @@ def test_vmap_treats_a_unit_axis_like_jax_vmap():
 
 def test_an_unknown_optimizer_is_named():
     with pytest.raises(ValueError, match="^unknown optimizer 'rmsprop'$"):
-        trainer.make_optimizer("rmsprop", {"lr": 0.1})
+        program.make_optimizer("rmsprop", {"lr": 0.1})
 
 
 @pytest.mark.parametrize(
     ("name", "reference"),
     [
-        ("adam", lambda: trainer.optax.adam(0.1)),
-        ("adamw", lambda: trainer.optax.adamw(0.1, weight_decay=0.5)),
-        ("sgd", lambda: trainer.optax.sgd(0.1, momentum=0.9)),
+        ("adam", lambda: program.optax.adam(0.1)),
+        ("adamw", lambda: program.optax.adamw(0.1, weight_decay=0.5)),
+        ("sgd", lambda: program.optax.sgd(0.1, momentum=0.9)),
     ],
 )
 def test_each_optimizer_takes_the_step_of_its_optax_namesake(name, reference):
     params, grads = {"w": np.array([1.0, -2.0])}, {"w": np.array([0.3, 0.4])}
-    optimizer, expected = trainer.make_optimizer(name, {"lr": 0.1, "weight_decay": 0.5}), reference()
+    optimizer, expected = program.make_optimizer(name, {"lr": 0.1, "weight_decay": 0.5}), reference()
     ours, _ = optimizer.update(grads, optimizer.init(params), params)
     theirs, _ = expected.update(grads, expected.init(params), params)
     np.testing.assert_allclose(ours["w"], theirs["w"], rtol=1e-6)

@@ -16,7 +16,8 @@ from controls_helpers import static, tiny_data
 
 from harness.config import DataConfig, TrainConfig
 from harness.train.models import make_model
-from harness.train.trainer import finish, hyperparams, lr_choice, make_program, train
+from harness.train.program import make_program
+from harness.train.trainer import finish, hyperparams, lr_choice, train
 
 # Every arm whose networks train on the pool's mask (all of them: mtl_zero reads it to zero-fill).
 ARMS = ("mtl", "stl", "mtl_drop", "mtl_zero", "mtl_shuffled", "transfer_head", "transfer_full", "pairs")

@@ -23,7 +23,8 @@ from harness.data.base import Dataset
 from harness.train.gradients import is_head, pcgrad
 from harness.train.losses import sigmoid_bce
 from harness.train.models import make_model
-from harness.train.trainer import hyperparams, make_program
+from harness.train.program import make_program
+from harness.train.trainer import hyperparams
 
 TASKS, DIM, WIDTH, LR = 3, 4, 8, 0.1
 X0 = np.full(DIM, 0.1, np.float32)

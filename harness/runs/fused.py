@@ -20,7 +20,8 @@ from harness.config import RunConfig
 from harness.data import make_dataset
 from harness.data.base import Dataset
 from harness.runs.job import payload, problem_of, replicate_keys, run_job, searches_partition, static_of
-from harness.train.trainer import TrainOutput, hyperparams, make_program, train
+from harness.train.program import make_program
+from harness.train.trainer import TrainOutput, hyperparams, train
 
 # Fraction of the device's memory that one fused program may plan for.
 MEMORY_SHARE = 0.5

@@ -26,7 +26,8 @@ from harness.runs.resume import config_hash
 from harness.runs.runtime import environment
 from harness.train.metrics import divergence
 from harness.train.models import make_model
-from harness.train.trainer import Static, TrainOutput, evaluation_steps, hyperparams, train
+from harness.train.program import Static
+from harness.train.trainer import TrainOutput, evaluation_steps, hyperparams, train
 
 
 def static_of(run: RunConfig, input_shape: tuple[int, ...]) -> Static:
