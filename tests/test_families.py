@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from harness.config import ConfigError, DataConfig
-from harness.data import make_dataset, make_replicates
+from harness.data import make_dataset, make_replicates, suite_of
 from harness.data.base import Dataset, label_mask
 from harness.data.references import base_rate, references
 from harness.data.synthetic import family, posterior_logits, score, shared_basis
@@ -80,6 +80,7 @@ def test_specific_parts_are_the_tasks_own():
     [
         {"noise": 0.5},
         {"noise": 0.3, "noise_spread": 1.0, "specific": 1.0, "task_groups": 2, "relatedness_between": 0.4},
+        {"suite": "features", "noise": 0.4, "noise_spread": 1.0, "shared_fraction": 0.6},
     ],
 )
 def test_bayes_reference_matches_the_labels_it_is_scored_on(tiny, data):
@@ -91,7 +92,7 @@ def test_bayes_reference_matches_the_labels_it_is_scored_on(tiny, data):
     run = tiny(data={"tasks": 3, "dim": 16, "n_test": 20000, "seed": 5, **data})
     d = make_dataset(run.data, 5)
     ref = references(run.data, make_replicates(run.data, 1))  # replicate 0 is data seed 5
-    z = posterior_logits(run.data, 5, d.x_test)
+    z = suite_of(run.data).posterior(run.data, 5, d.x_test)
     p, log_p, log_q = 1 / (1 + np.exp(-z)), -np.logaddexp(0, -z), -np.logaddexp(0, z)  # q = 1 - p
     for k in range(3):
         pk, yk = p[:, k], d.y_test[:, k]
@@ -216,6 +217,10 @@ def test_disjoint_labelling_needs_a_pool_that_holds_every_task(tiny):
         ({"task_groups": 3, "dim": 4}, "data.dim"),
         ({"specific": -1.0}, "data.specific"),
         ({"noise_spread": -0.1}, "data.noise_spread"),
+        ({"suite": "features", "shared_fraction": 1.5}, "data.shared_fraction"),
+        ({"suite": "features", "shared_features": 0}, "data.shared_features"),
+        ({"suite": "features", "own_features": -1}, "data.own_features"),
+        ({"suite": "features", "shared_features": 8}, "data.dim"),
         ({"suite": "table", "path": "t.csv", "labels": ["a"], "tasks": 0, "labelling": "disjoint"}, "data.labelling"),
     ],
 )

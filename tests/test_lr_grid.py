@@ -9,6 +9,8 @@ from harness.runs.job import run_job
 from harness.train.program import ArmState
 from harness.train.trainer import lr_choice, pick
 
+LR = ("tasks", "target")
+
 
 def state(best_val, finite):
     """An ArmState holding only what lr_choice reads."""
@@ -29,6 +31,38 @@ def test_the_shared_network_gets_one_learning_rate_by_the_sum_over_its_heads():
     np.testing.assert_array_equal(lr_choice(make_arm("mtl", 3), state(val, [[True, True]])), [[1]])
     # An arm about one target chooses by the target's head alone.
     np.testing.assert_array_equal(lr_choice(make_arm("transfer_full", 3), state(val, [[True, True]])), [[0]])
+
+
+def test_a_claim_about_one_target_picks_the_shared_networks_learning_rate_by_the_targets_loss():
+    # [S=1, L=2, G=1, H=3]: the sum prefers lr 1 (1.2 < 1.3), task 1's loss lr 0 (0.4 < 0.5).
+    val = [[[[0.4, 0.4, 0.5]], [[0.5, 0.5, 0.2]]]]
+    np.testing.assert_array_equal(lr_choice(make_arm("mtl", 3), state(val, [[True, True]]), target=1), [[0]])
+    np.testing.assert_array_equal(lr_choice(make_arm("mtl", 3), state(val, [[True, True]]), target=-1), [[1]])
+    # Separate networks are chosen on their own task whatever the target; per job, a target each.
+    val = [[[[0.5], [0.2], [0.6]], [[0.3], [0.4], [0.6]], [[0.4], [0.4], [0.1]]]]
+    np.testing.assert_array_equal(lr_choice(make_arm("stl", 3), state(val, [[True] * 3]), target=2), [[1, 0, 2]])
+    jobs = [[[[[0.4, 0.4, 0.5]], [[0.5, 0.5, 0.2]]]]] * 2  # [J=2, S=1, L=2, G=1, H=3]
+    picked = lr_choice(make_arm("mtl", 3), state(jobs, [[[True, True]]] * 2), target=np.array([1, -1]))
+    np.testing.assert_array_equal(picked, [[[0]], [[1]]])
+
+
+def test_lr_objective_target_reaches_the_choice_from_the_config(tiny):
+    # A setting where the two objectives pick differently in three of four seeds.
+    grid, data, seeds = [3e-2, 1e-1], {"target": 1, "noise_spread": 1.0}, 4
+
+    def mtl(run):
+        return {(r["seed"], r["task"]): r for r in run_job(run)["records"] if r["arm"] == "mtl"}
+
+    singles = {lr: mtl(tiny(train={"lr": lr, "seeds": seeds}, data=data)) for lr in grid}
+    picks = {}
+    for objective in LR:
+        chosen = mtl(tiny(train={"lr_grid": grid, "lr_objective": objective, "seeds": seeds}, data=data))
+        picks[objective] = [chosen[seed, 0]["lr"] for seed in range(seeds)]
+        for seed in range(seeds):
+            heads = [1] if objective == "target" else [0, 1, 2]
+            loss = {lr: sum(singles[lr][seed, k]["val_bce"] for k in heads) for lr in grid}
+            assert chosen[seed, 0]["lr"] == min(grid, key=loss.get), (objective, seed)
+    assert picks["target"] != picks["tasks"]
 
 
 def test_a_learning_rate_whose_training_diverged_is_not_chosen():

@@ -22,9 +22,11 @@ from harness.config.schema import (
     FLOAT32_MAX,
     GROUPING_SIGNALS,
     LABELLINGS,
+    LR_OBJECTIVES,
     MAX_INT,
     MODEL_KINDS,
     OPTIMIZERS,
+    SAMPLINGS,
     TRACKERS,
     WEIGHTINGS,
     DataConfig,
@@ -208,6 +210,9 @@ def _check_training(run: RunConfig) -> None:
         check(len(t.lr_grid) >= 2 and len(set(t.lr_grid)) == len(t.lr_grid), "train.lr_grid", t.lr_grid, grid)
         for lr in t.lr_grid:
             check(isinstance(lr, int | float) and 0.0 < lr <= FLOAT32_MAX, "train.lr_grid", lr, grid)
+    check(t.sampling in SAMPLINGS, "train.sampling", t.sampling, f"one of {', '.join(SAMPLINGS)}")
+    objectives = ", ".join(LR_OBJECTIVES)
+    check(t.lr_objective in LR_OBJECTIVES, "train.lr_objective", t.lr_objective, f"one of {objectives}")
     check(t.optimizer in OPTIMIZERS, "train.optimizer", t.optimizer, f"one of {', '.join(OPTIMIZERS)}")
     decay = f"a number in [0, {FLOAT32_MAX:.4g}]"
     check(0.0 <= t.weight_decay <= FLOAT32_MAX, "train.weight_decay", t.weight_decay, decay)

@@ -23,6 +23,11 @@ FLOAT32_MAX = 3.4028234663852886e38
 LABELLINGS = ("overlap", "disjoint")  # see harness/data/base.py
 GROUPING_SIGNALS = ("affinity", "pairs")  # see harness/runs/grouping.py
 TRACKERS = ("none", "mlflow")  # see harness/runs/tracking/
+# union: each step draws a network's batch from the union of its tasks' labelled rows;
+# per_task: train.batch_size rows of each task's own labelled rows (harness/train/program.py).
+SAMPLINGS = ("union", "per_task")
+# The validation loss that picks a network's learning rate: its tasks' sum, or the target's.
+LR_OBJECTIVES = ("tasks", "target")
 
 
 @dataclass
@@ -39,6 +44,11 @@ class DataConfig:
     relatedness_between: float = 0.0
     specific: float = 0.0
     noise_spread: float = 0.0
+    # features family (data=features, docs/task-families.md): r shared hidden features, m of
+    # each task's own, and the shared features' share f of each score's variance.
+    shared_features: int = 4
+    own_features: int = 2
+    shared_fraction: float = 0.8
     n_per_task: int = 100
     n_target: int | None = None
     n_other: int | None = None
@@ -90,6 +100,11 @@ class TrainConfig:
     # Train every arm once per value and report, per arm, seed and network, the one with the
     # lowest validation loss (harness/train/trainer.py, lr_choice); None: train.lr alone.
     lr_grid: list[float] | None = None
+    # Whose validation loss picks each network's learning rate from the grid: the sum over its
+    # tasks, or data.target's alone (a claim about one target task); lr_choice.
+    lr_objective: str = "tasks"
+    # How a network's minibatch is drawn from the labelled rows (SAMPLINGS above).
+    sampling: str = "union"
     optimizer: str = "adam"
     weight_decay: float = 0.0
     eval_every: int = 50

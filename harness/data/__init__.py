@@ -10,12 +10,13 @@ from __future__ import annotations
 import numpy as np
 
 from harness.config import ConfigError, DataConfig
-from harness.data import digits, scenes, synthetic, table
+from harness.data import digits, features, scenes, synthetic, table
 from harness.data.base import Dataset
 from harness.data.suite import Suite
 
 SUITES: dict[str, Suite] = {
     "synthetic": synthetic.SUITE,
+    "features": features.SUITE,
     "scenes": scenes.SUITE,
     "digits": digits.SUITE,
     "table": table.SUITE,

@@ -30,6 +30,7 @@ docs/task-families.md has the formulas and the keys.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -134,30 +135,45 @@ def inputs(seed: int, split: int, n: int, dim: int) -> np.ndarray:
 
 def labels(f: Family, seed: int, split: int, x: np.ndarray) -> np.ndarray:
     """Noisy labels [n, K]; task k's noise draws come from its own stream per split."""
+    return noisy_labels(score(f, x), f.noise, f.threshold, seed, split)
+
+
+def noisy_labels(scores: np.ndarray, noise: np.ndarray, threshold: np.ndarray, seed: int, split: int) -> np.ndarray:
+    """y_k = 1[s_k + noise_k * eps > t_k] [n, K], eps from task k's stream [seed, NOISE, split, k]."""
     eps = np.stack(
-        [np.random.default_rng([seed, NOISE, split, k]).standard_normal(len(x)) for k in range(len(f.noise))], 1
+        [np.random.default_rng([seed, NOISE, split, k]).standard_normal(len(scores)) for k in range(len(noise))], 1
     )
-    return (score(f, x) + f.noise * eps > f.threshold).astype(np.float32)
+    return (scores + noise * eps > threshold).astype(np.float32)
+
+
+def probit_logits(margin: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """logit Phi(margin / noise_k), exactly; a step (clipped to +-LOGIT_CAP) where noise_k = 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        m = np.where(noise > 0, margin / noise, np.sign(margin) * LOGIT_CAP)
+    return np.clip(log_ndtr(m) - log_ndtr(-m), -LOGIT_CAP, LOGIT_CAP)
 
 
 def posterior_logits(cfg: DataConfig, seed: int, x: np.ndarray) -> np.ndarray:
     """logit P(y = 1 | x) [n, K], exactly: P = Phi((s(x) - t) / noise_k), a step where noise_k = 0."""
     f = family(cfg, seed)
-    margin = score(f, x) - f.threshold
-    with np.errstate(divide="ignore", invalid="ignore"):
-        m = np.where(f.noise > 0, margin / f.noise, np.sign(margin) * LOGIT_CAP)
-    return np.clip(log_ndtr(m) - log_ndtr(-m), -LOGIT_CAP, LOGIT_CAP)
+    return probit_logits(score(f, x) - f.threshold, f.noise)
+
+
+def draw(cfg: DataConfig, seed: int, label: Callable[[int, np.ndarray], np.ndarray]) -> Dataset:
+    """The splits of a generated family: each split's inputs, labelled by `label(split, x)`,
+    and the training pool's label mask."""
+    splits = []
+    for split, n in enumerate((cfg.pool, cfg.n_val, cfg.n_test)):
+        x = inputs(seed, split, n, cfg.dim)
+        splits += [x, label(split, x)]
+    x_train, y_train, x_val, y_val, x_test, y_test = splits
+    mask = label_mask(cfg, np.random.default_rng([seed, MASK]))
+    return Dataset(x_train, y_train, mask, x_val, y_val, x_test, y_test)
 
 
 def make(cfg: DataConfig, seed: int) -> Dataset:
     f = family(cfg, seed)
-    splits = []
-    for split, n in enumerate((cfg.pool, cfg.n_val, cfg.n_test)):
-        x = inputs(seed, split, n, cfg.dim)
-        splits += [x, labels(f, seed, split, x)]
-    x_train, y_train, x_val, y_val, x_test, y_test = splits
-    mask = label_mask(cfg, np.random.default_rng([seed, MASK]))
-    return Dataset(x_train, y_train, mask, x_val, y_val, x_test, y_test)
+    return draw(cfg, seed, lambda split, x: labels(f, seed, split, x))
 
 
 def check_keys(d: DataConfig) -> None:

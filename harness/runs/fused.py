@@ -19,7 +19,7 @@ import numpy as np
 from harness.config import RunConfig
 from harness.data import make_dataset
 from harness.data.base import Dataset
-from harness.runs.job import payload, problem_of, replicate_keys, run_job, searches_partition, static_of
+from harness.runs.job import lr_target, payload, problem_of, replicate_keys, run_job, searches_partition, static_of
 from harness.train.program import make_program
 from harness.train.trainer import TrainOutput, hyperparams, train
 
@@ -109,7 +109,8 @@ def run_group(runs: Sequence[RunConfig], on_chunk: Callable[[int], None] | None 
     data = Dataset(*(np.stack(parts) for parts in zip(*(p.data for p in problems), strict=True)))
     keys = jnp.stack([replicate_keys(run) for run in runs])
     hp = jax.tree.map(lambda *xs: jnp.stack(xs), *(hyperparams(r.train) for r in runs))
-    out = train(static, keys, data, hp, first.train.steps, on_chunk=on_chunk, job_axis=True)
+    targets = np.asarray([lr_target(run) for run in runs])
+    out = train(static, keys, data, hp, first.train.steps, on_chunk, job_axis=True, lr_target=targets)
     return [
         payload(run, problem, static, job_slice(out, j, len(runs)), len(runs))
         for j, (run, problem) in enumerate(zip(runs, problems, strict=True))

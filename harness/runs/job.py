@@ -45,7 +45,13 @@ def static_of(run: RunConfig, input_shape: tuple[int, ...]) -> Static:
         eval_schedule=run.train.eval_schedule,
         weighting=run.train.weighting,
         affinity_every=run.train.affinity_every,
+        sampling=run.train.sampling,
     )
+
+
+def lr_target(run: RunConfig) -> int:
+    """The task whose validation loss picks learning rates (train.lr_objective=target), or -1: the sum."""
+    return run.data.target if run.train.lr_objective == "target" else -1
 
 
 def replicate_keys(run: RunConfig) -> jax.Array:
@@ -104,7 +110,9 @@ def fit(run: RunConfig, static: Static, data: Dataset, desc: str, show: bool) ->
     chunks = len(evaluation_steps(static, run.train.steps, run.train.pretrain_steps))
     with tqdm(total=chunks, desc=desc, unit="eval", leave=False, disable=None if show else True) as bar:
         hp = hyperparams(run.train)
-        return train(static, replicate_keys(run), data, hp, run.train.steps, on_chunk=lambda _: bar.update(1))
+        return train(
+            static, replicate_keys(run), data, hp, run.train.steps, lambda _: bar.update(1), lr_target=lr_target(run)
+        )
 
 
 def run_job(run: RunConfig, progress: bool | None = None, label: str = "train") -> dict:

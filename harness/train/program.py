@@ -49,6 +49,12 @@ class Static:
     eval_schedule: str = "log"  # log | linear, see evaluation_steps
     weighting: str = "equal"  # applies to arms with ArmSpec.weighted
     affinity_every: int = 0  # > 0: measure TAG affinity of AFFINITY_ARM every this many steps
+    sampling: str = "union"  # union | per_task, see ArmStep.batch
+
+    def slots(self, spec: ArmSpec) -> int:
+        """Row draws per network and step, batch_size rows each: one over the union of its
+        tasks' labelled rows, or one per head (per_task)."""
+        return spec.heads if self.sampling == "per_task" else 1
 
 
 AFFINITY_ARM = "mtl"
@@ -60,8 +66,8 @@ class ArmState(NamedTuple):
     opt_state: Any  # of (params, log_var)
     y: jnp.ndarray  # [G, N, H] labels this arm trains on, in head layout
     m: jnp.ndarray  # [G, N, H] mask this arm trains on
-    order: jnp.ndarray  # [P, G, N] per phase, pool rows with the network's labels for that phase first
-    count: jnp.ndarray  # [P, G] labelled rows per phase and network
+    order: jnp.ndarray  # [P, G, S, N] per phase and draw (Static.slots), the rows it draws from first
+    count: jnp.ndarray  # [P, G, S] how many rows each draw draws from, per phase and network
     best_val: jnp.ndarray  # [G, H]
     best_step: jnp.ndarray  # [G, H]
     best_logits: jnp.ndarray  # [G, n_test, H]
@@ -163,7 +169,8 @@ def init_arm(static: Static, spec: ArmSpec, key, data: Dataset, hp) -> ArmState:
     m = m * (groups >= 0)[:, None, :]  # padding heads (arms.PAD) have no labels
     if spec.shuffle_aux:
         y = jax.vmap(shuffle_auxiliary)(network_keys(key, spec, "shuffle"), y, m)
-    labelled = (m[None] * parts.heads_on[:, None, None, :]).max(axis=-1)  # [P, G, N]
+    labelled = m[None] * parts.heads_on[:, None, None, :]  # [P, G, N, H]
+    labelled = jnp.swapaxes(labelled, -1, -2) if static.sampling == "per_task" else labelled.max(-1)[:, :, None]
     source = {}
     if spec.transfer:
         source = {"source_params": params, "source_val": jnp.full(spec.networks, jnp.inf)}
@@ -216,18 +223,26 @@ class ArmStep(NamedTuple):
         return unsqueeze(tree) if self.lone else tree
 
     def task_losses(self, params, x, y, m):  # one network: [H]
-        return masked_bce_per_task(self.parts.model.apply(params, x), y, m)
+        """Each task's masked loss over its rows of the batch: per draw of batch_size rows,
+        so under per_task a task's mean loss over its own batch_size rows."""
+        losses, slots = masked_bce_per_task(self.parts.model.apply(params, x), y, m), self.s.count.shape[-1]
+        return losses * slots if slots > 1 else losses
 
     def batch(self, u, phase):
-        """Uniform over each network's rows labelled for this phase, with replacement."""
+        """Uniform with replacement over each network's rows labelled for this phase: one
+        draw of batch_size rows from the union of its heads' rows, or (per_task) one from
+        each head's own rows, labelled for that head alone. u: [G, S, B]."""
         s, heads_on = self.s, self.parts.heads_on
-        net = jnp.arange(self.parts.spec.networks)[:, None]
-        count = s.count[phase][:, None]
+        net, slot = jnp.arange(self.parts.spec.networks)[:, None, None], jnp.arange(u.shape[1])[None, :, None]
+        count = s.count[phase][..., None]
         pos = jnp.minimum((u * count).astype(jnp.int32), jnp.maximum(count - 1, 0))
         # Indices are in range by construction; skipping bounds handling is measurably faster.
-        rows = s.order[phase].at[net, pos].get(mode="promise_in_bounds")  # [G, B]
+        rows = s.order[phase].at[net, slot, pos].get(mode="promise_in_bounds").reshape(u.shape[0], -1)  # [G, S B]
         x = self.data.x_train.at[rows].get(mode="promise_in_bounds")
-        y, m = (a.at[net, rows].get(mode="promise_in_bounds") for a in (s.y, s.m))
+        y, m = (a.at[net[..., 0], rows].get(mode="promise_in_bounds") for a in (s.y, s.m))
+        if u.shape[1] > 1:  # per_task: draw h's rows train head h alone
+            own = jnp.repeat(jnp.eye(u.shape[1]), u.shape[2], axis=0)  # [S B, H]
+            m = m * own
         return x, y, m * heads_on[phase]
 
     def gradients(self, params, log_var, x, y, m, k):
@@ -292,8 +307,9 @@ def run_steps(static: Static, arm: ArmStep, key, start, steps, restore):
     # step-0 evaluation, where no step runs, skips them (half its time at width 16).
     blocks = static.eval_every // block
     keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(network_keys(key, spec, "batches"), start)
-    draw = jax.vmap(lambda k: jax.random.uniform(k, (blocks, block, static.batch_size)), out_axes=2)
-    u = jax.lax.cond(steps > 0, draw, lambda _: jnp.zeros((blocks, block, spec.networks, static.batch_size)), keys)
+    shape = (blocks, block, static.slots(spec), static.batch_size)
+    draw = jax.vmap(lambda k: jax.random.uniform(k, shape), out_axes=2)
+    u = jax.lax.cond(steps > 0, draw, lambda _: jnp.zeros((blocks, block, spec.networks, *shape[2:])), keys)
     losses = jnp.zeros((blocks, block, spec.networks))
     trained = (s.params, s.log_var, s.opt_state)
     if spec.transfer:  # fine-tuning starts from the best pretraining parameters and a fresh optimiser

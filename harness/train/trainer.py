@@ -76,14 +76,33 @@ def hyperparams(train: TrainConfig) -> dict[str, jnp.ndarray]:
     }
 
 
-def lr_choice(spec: ArmSpec, s: ArmState) -> np.ndarray:
+def lr_weights(spec: ArmSpec, target: Any = -1) -> np.ndarray:
+    """Which heads' validation losses pick a network's learning rate: [..., G, H] in {0, 1}.
+
+    An arm about one target reports head 0 and is chosen on it. Otherwise `target` (a task,
+    or one per job; -1: none) picks a network that trains it on its loss alone (a claim
+    about that task, train.lr_objective=target), and every other network on the sum over
+    its tasks (padding heads left out).
+    """
+    groups = np.asarray(spec.groups)
+    if spec.target_only:
+        return np.broadcast_to(np.arange(spec.heads) == 0, (*np.shape(target), *groups.shape)).astype(float)
+    t = np.asarray(target)[..., None, None]
+    hit = groups == t
+    return np.where((t >= 0) & hit.any(-1, keepdims=True), hit, groups >= 0).astype(float)
+
+
+def lr_choice(spec: ArmSpec, s: ArmState, target: Any = -1) -> np.ndarray:
     """Per replicate and network, the learning rate (index into the grid) to report: [..., G].
 
-    The one whose best validation losses, summed over the network's reported heads (the
-    target alone for arms about one target), are lowest; one whose training loss went
-    non-finite is never chosen over one whose did not. `s` carries [..., L] in front.
+    The one whose best validation losses, summed over the heads `lr_weights` names, are
+    lowest; one whose training loss went non-finite is never chosen over one whose did
+    not. `s` carries [..., L] in front; `target`, the leading job axis if any.
     """
-    total = np.asarray(s.best_val)[..., : 1 if spec.target_only else None].sum(-1)  # [..., L, G]
+    weights = lr_weights(spec, target)
+    lead = np.ndim(target)
+    weights = np.expand_dims(weights, tuple(range(lead, lead + 2)))  # over replicates and the grid
+    total = np.where(weights > 0, np.asarray(s.best_val), 0.0).sum(-1)  # [..., L, G]
     return np.argmin(np.where(np.asarray(s.finite)[..., None], total, np.inf), axis=-2)
 
 
@@ -189,12 +208,15 @@ def train(
     steps: int,
     on_chunk: Callable[[int], None] | None = None,
     job_axis: bool = False,
+    lr_target: Any = -1,
 ) -> TrainOutput:
     """Train every arm for `steps` steps per network on replicate-stacked data.
 
     `keys` and every array of `data` carry a leading replicate axis; with `job_axis`,
     a job axis before it, which `hp` carries too (a fused sweep of same-shape jobs).
     `on_chunk(c)` is called after the c-th evaluation (of len(evaluation_steps(...))).
+    `lr_target`: the task whose validation loss picks learning rates (per job with
+    `job_axis`), -1 for the sum over tasks (see lr_weights).
     """
     compiled = Compiled(static, job_axis)
     data = jax.tree.map(jnp.asarray, data)
@@ -212,7 +234,7 @@ def train(
         if on_chunk is not None:
             state["step"].block_until_ready()
             on_chunk(c + 1)
-    choices = {spec.name: lr_choice(spec, state["arms"][spec.name]) for spec in static.arms}
+    choices = {spec.name: lr_choice(spec, state["arms"][spec.name], lr_target) for spec in static.arms}
     metrics = finish(static, state["arms"], np.asarray(data.y_test), choices)
     train_seconds = time.perf_counter() - begin
     eval_axis = 2 if job_axis else 1

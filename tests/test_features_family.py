@@ -1,0 +1,54 @@
+"""The shared-features family (harness/data/features.py): what each key controls, and pairing."""
+
+import numpy as np
+import pytest
+
+from harness.data import make_dataset, make_replicates
+from harness.data.features import family, parts, score
+from harness.data.references import references
+
+
+def test_a_task_is_the_same_task_at_any_task_count(tiny):
+    few, many = (tiny(data={"suite": "features", "tasks": k, "noise_spread": 1.0}).data for k in (3, 6))
+    a, b = make_replicates(few, 2), make_replicates(many, 2)
+    np.testing.assert_array_equal(a.x_train, b.x_train)
+    for name in ("y_train", "y_test", "m_train"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name)[..., :3])
+    np.testing.assert_array_equal(references(few, a)["bayes_bce"], references(many, b)["bayes_bce"][:, :3])
+
+
+def test_inputs_noise_and_budget_are_paired_across_shared_fractions_and_with_the_directions_family(tiny):
+    draws = [make_dataset(tiny(data={"suite": "features", "shared_fraction": f}).data, 3) for f in (0.0, 0.7)]
+    directions = make_dataset(tiny().data, 3)
+    for name in ("x_train", "x_val", "x_test", "m_train"):
+        np.testing.assert_array_equal(getattr(draws[0], name), getattr(draws[1], name))
+        np.testing.assert_array_equal(getattr(draws[0], name), getattr(directions, name))
+    assert not np.array_equal(draws[0].y_test, draws[1].y_test)
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.3, 1.0])
+def test_the_shared_fraction_is_the_shared_features_share_of_each_scores_variance(tiny, fraction):
+    cfg = tiny(data={"suite": "features", "tasks": 4, "dim": 16, "shared_fraction": fraction}).data
+    t = family(cfg, 0)
+    x = np.random.default_rng(9).standard_normal((40000, 16))
+    shared, own = parts(t, x)
+    s = score(t, x)
+    np.testing.assert_allclose(s.var(0), 1.0, atol=0.05)  # the parts are scaled to unit variance
+    explained = np.sqrt(fraction) * shared / t.scale[0]
+    np.testing.assert_allclose(explained.var(0), fraction, atol=0.05)
+
+
+def test_at_fraction_one_a_score_depends_on_the_shared_directions_alone_and_at_zero_not_at_all(tiny):
+    cfg = tiny(data={"suite": "features", "tasks": 3, "dim": 10, "shared_features": 3}).data
+    x = np.random.default_rng(0).standard_normal((200, 10))
+    step = np.random.default_rng(1).standard_normal((200, 10))
+    for fraction in (1.0, 0.0):
+        t = family(cfg.__class__(**{**cfg.__dict__, "shared_fraction": fraction}), 0)
+        along = x + (step @ t.a) @ t.a.T  # moves the shared features alone
+        away = x + step - (step @ t.a) @ t.a.T  # moves everything but them
+        unchanged, changed = (away, along) if fraction == 1.0 else (along, away)
+        np.testing.assert_allclose(score(t, unchanged), score(t, x), atol=1e-9)
+        assert np.abs(score(t, changed) - score(t, x)).mean() > 0.1
+    # Tasks combine the shared features differently: different tasks even at f = 1.
+    t = family(cfg.__class__(**{**cfg.__dict__, "shared_fraction": 1.0}), 0)
+    assert abs(np.corrcoef(score(t, x).T)[0, 1]) < 0.95
