@@ -34,12 +34,25 @@ def on_suite(c: Collection) -> tuple[str, str]:
     return f" ({name})", f"[{name}] "
 
 
+def learning_rate_text(j: pd.Series) -> str:
+    """What ran: the grid and what chose from it, or the one learning rate."""
+    grid = j.get("train.lr_grid")
+    if not isinstance(grid, str) or not grid:
+        return f"lr {j['train.lr']:g}"
+    values = ", ".join(f"{float(v):g}" for v in grid.split(","))
+    on = "the target's" if j.get("train.lr_objective", "tasks") == "target" else "the sum of its tasks'"
+    return f"lr chosen per arm, seed and network from [{values}] on {on} validation loss"
+
+
 def held_equal(c: Collection) -> str:
     j = c.jobs.iloc[0]
-    lr = "lr chosen per arm on validation" if "lr" in set(c.table["metric"]) else f"lr {j['train.lr']:g}"
+    size = int(j["train.batch_size"])
+    batch = f"batch {size} per network from the union of its tasks' labelled rows (sampling union)"
+    if j.get("train.sampling", "union") == "per_task":
+        batch = f"batch {size} per task and network, each from the task's own labelled rows (sampling per_task)"
     return (
         f"Held equal: the same data draw per seed for every arm, {int(j['train.steps'])} steps per network, "
-        f"{j['train.optimizer']} ({lr}), batch {int(j['train.batch_size'])} per network, "
+        f"{j['train.optimizer']} ({learning_rate_text(j)}), {batch}, "
         f"per-task early stopping on validation loss (checked every {int(j['train.eval_every'])} steps), "
         f"paired seeds (n = {int(j['train.seeds'])}); bands and brackets are 95% t intervals over seeds."
     )

@@ -99,10 +99,9 @@ def lr_choice(spec: ArmSpec, s: ArmState, target: Any = -1) -> np.ndarray:
     lowest; one whose training loss went non-finite is never chosen over one whose did
     not. `s` carries [..., L] in front; `target`, the leading job axis if any.
     """
-    weights = lr_weights(spec, target)
-    lead = np.ndim(target)
-    weights = np.expand_dims(weights, tuple(range(lead, lead + 2)))  # over replicates and the grid
-    total = np.where(weights > 0, np.asarray(s.best_val), 0.0).sum(-1)  # [..., L, G]
+    best_val, weights, lead = np.asarray(s.best_val), lr_weights(spec, target), np.ndim(target)
+    weights = weights.reshape(*weights.shape[:lead], *(1,) * (best_val.ndim - weights.ndim), *weights.shape[lead:])
+    total = np.where(weights > 0, best_val, 0.0).sum(-1)  # [..., L, G]
     return np.argmin(np.where(np.asarray(s.finite)[..., None], total, np.inf), axis=-2)
 
 
