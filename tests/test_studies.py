@@ -36,8 +36,15 @@ SUITE = {
 }
 TINY_SWEEPS = {
     "capacity": [FIVE_ARMS, "data.n_per_task=20", "model.width=1,4"],
-    "data_symmetry": [FIVE_ARMS, "data.pool=256", "data.n_target=10", "data.n_other=0,10,20", "data.target=0"],
+    "data_symmetry": [
+        FIVE_ARMS,
+        "data.pool=256",
+        "data.n_target=10",
+        "data.n_other=0,10,20",
+        "data.target=0",
+    ],  # both f
     "relatedness": [FIVE_ARMS, "data.n_per_task=20", "data.relatedness=0,1"],
+    "shared_features": [FIVE_ARMS, "data.n_per_task=20", "data.shared_fraction=0,1", "data.tasks=1,3"],
     "missing_labels": [FIVE_ARMS, "data.n_per_task=30", "data.missing=0,0.5"],
     "help_hurt_map": [FIVE_ARMS, "data.n_per_task=10,30", "data.relatedness=0,1"],
     "grouping": ["data.n_per_task=20", "data.task_groups=1,3", "train.grouping_signal=pairs"],

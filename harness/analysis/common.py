@@ -23,11 +23,16 @@ def with_config(c: Collection, keys: list[str]) -> pd.DataFrame:
     return c.table.merge(c.jobs[["job", *missing]], on="job", how="left")
 
 
+def suite_of_jobs(c: Collection) -> str:
+    return str(c.jobs.iloc[0].get("data.suite", "synthetic"))
+
+
 def on_suite(c: Collection) -> tuple[str, str]:
-    """(title suffix, verdict prefix) naming a non-synthetic suite and its trunk; empty for synthetic."""
+    """(title suffix, verdict prefix) naming a non-synthetic suite and its trunk; empty for the
+    generated families (synthetic, features), which every criterion is first stated for."""
     j = c.jobs.iloc[0]
-    suite = j.get("data.suite", "synthetic")
-    if suite == "synthetic":
+    suite = suite_of_jobs(c)
+    if suite in ("synthetic", "features"):
         return "", ""
     title = SUITES[suite].title if suite in SUITES else suite
     name = f"{title}, {str(j['model.kind']).upper()} trunk"

@@ -4,6 +4,11 @@ The claims concern the target task (data.target): the learnability gate and ever
 its rows alone (at n_other = 0 the other tasks have no labels, so their learned fraction says
 nothing about the point). A sweep over data.target repeats each point with other target
 tasks; their gains are averaged within a seed, which cuts the variance between seeds.
+
+On the shared-features family the sweep crosses data.shared_fraction: the claims are judged
+at the largest f (the tasks share features: the claim's precondition), and the trend again
+at f = 0 as the negative control. The sanity row reads ratio 0, where the shared network
+sees the same labels as the separate one and any gain is the protocol's.
 """
 
 from __future__ import annotations
@@ -12,13 +17,22 @@ import numpy as np
 
 from harness.analysis import style
 from harness.analysis.collect import Collection
-from harness.analysis.common import gate, held_equal, learning_curves, on_suite, point_summary, with_config
+from harness.analysis.common import (
+    gate,
+    held_equal,
+    learning_curves,
+    on_suite,
+    point_summary,
+    suite_of_jobs,
+    with_config,
+)
 from harness.analysis.registry import Section, study
 from harness.analysis.stats import gain_per_seed, paired, slopes, summarize
 from harness.analysis.verdict import Criterion, fmt, verdicts
 
-KEYS = ["data.tasks", "data.n_other", "data.n_target", "data.target"]
-POINT = ["data.tasks", "data.n_other", "data.n_target"]  # a point: the targets are averaged within a seed
+FRACTION = "data.shared_fraction"
+KEYS = ["data.tasks", "data.n_other", "data.n_target", "data.target", FRACTION]
+POINT = ["data.tasks", "data.n_other", "data.n_target", FRACTION]  # a point: the targets averaged within a seed
 TREND = Criterion(
     "Data symmetry (lecture): a task with few labels gains most when the others have far more",
     "the target's gain rises with the others' / target's labels",
@@ -32,6 +46,22 @@ SYMMETRIC = Criterion(
     "mean per-task gain > 0 with equal labels per task",
     "paired difference over seeds: task-mean gain at n_other = n_target, averaged over K",
     +1,
+    0.01,
+)
+CONTROL = Criterion(
+    "Data symmetry, negative control: tasks that share no features (f = 0) do not help the starved target",
+    "no effect: the slope of the target's gain against log2(1 + ratio) inside +-delta",
+    "per-seed slope of the target's gain against log2(1 + ratio), fitted per K, at shared_fraction 0",
+    0,
+    0.005,
+    "nats per doubling",
+)
+SANITY = Criterion(
+    "Sanity (protocol): at ratio 0 the shared and the separate network agree",
+    "no effect: the others have no labels, so the target's gain is 0 up to noise",
+    "paired difference over seeds: the target's gain at n_other = 0, averaged over K (and f); "
+    "a CI that excludes 0 is a protocol handicap",
+    0,
     0.01,
 )
 REAL = Criterion(
@@ -51,6 +81,44 @@ def target_gain(table, shared: str = "mtl", separate: str = "stl"):
     return t.assign(ratio=(t["data.tasks"] - 1) * t["data.n_other"] / t["data.n_target"])
 
 
+def by_k(gains) -> str:
+    rows = summarize(gains, ["data.tasks"], value="gain")
+    return "; ".join(f"K={r['data.tasks']:g}: {fmt(r['mean'], r['low'], r['high'])}" for _, r in rows.iterrows())
+
+
+def primary_tests(kept, features: bool) -> list:
+    """The study's tests on the gated points: the claims at the largest shared fraction (every
+    point on a suite without one), the trend again at f = 0 (control), the sanity row at ratio 0."""
+    shares = sorted(kept[FRACTION].unique()) if features else []
+    shared = kept[kept[FRACTION] == shares[-1]] if shares else kept
+    where = f", shared_fraction {shares[-1]:g}" if shares else ""
+    tests = []
+    t = target_gain(shared)
+    if t["ratio"].nunique() >= 2:
+        per_seed = slopes(t.assign(x=np.log2(1 + t["ratio"])), "x", by=["data.tasks"])
+        tests.append((TREND, per_seed["slope"], f"slope over every (K, n_other) point{where}"))
+    if len(shares) >= 2 and shares[0] == 0:
+        control = target_gain(kept[kept[FRACTION] == 0])
+        if control["ratio"].nunique() >= 2:
+            per_seed = slopes(control.assign(x=np.log2(1 + control["ratio"])), "x", by=["data.tasks"])
+            tests.append((CONTROL, per_seed["slope"], "slope over every (K, n_other) point, shared_fraction 0"))
+    pairs = paired(shared, "test_bce", keys=KEYS)
+    symmetric = pairs[(pairs["data.n_other"] == pairs["data.n_target"]) & (pairs["data.tasks"] >= 2)]
+    sym = gain_per_seed(symmetric, ["data.tasks"])
+    if not sym.empty:
+        tests.append((SYMMETRIC, sym.groupby("seed")["gain"].mean(), f"per K {by_k(sym)}{where}"))
+    if "mtl_shuffled" in set(shared["arm"]):
+        real = target_gain(shared, "mtl", "mtl_shuffled")
+        largest = real[real["ratio"] == real.groupby("data.tasks")["ratio"].transform("max")]
+        at = ", ".join(f"K={k:g} ratio {r:g}" for k, r in largest.groupby("data.tasks")["ratio"].first().items())
+        tests.append((REAL, largest.groupby("seed")["gain"].mean(), at + where))
+    zero = target_gain(kept)
+    zero = zero[zero["ratio"] == 0]
+    if not zero.empty:
+        tests.append((SANITY, zero.groupby("seed")["gain"].mean(), f"per K {by_k(zero)}"))
+    return tests
+
+
 @study("data_symmetry")
 def analyse(c: Collection) -> Section:
     table = with_config(c, KEYS)
@@ -63,19 +131,25 @@ def analyse(c: Collection) -> Section:
     kept, gate_note = gate(table[table["task"] == table["data.target"]], POINT)
     section.notes.append(gate_note.replace("arm stl)", "arm stl on the target task)"))
     kept = table.merge(kept[POINT].drop_duplicates(), on=POINT, how="inner")
-    target_sum = summarize(target_gain(table), ["data.tasks", "ratio"], value="gain")
-    if target_sum["ratio"].nunique() >= 2:
-        fig, axes = style.figure()
-        ax = axes[0][0]
-        ks = sorted(target_sum["data.tasks"].unique())
-        for i, k in enumerate(ks):
-            style.band(ax, target_sum[target_sum["data.tasks"] == k], "ratio", f"K = {k:g}", style.series(i, len(ks)))
-        style.zero_line(ax)
-        ax.set_xscale("symlog", linthresh=1.0)
-        ax.set_xlim(left=-0.2)
-        ax.set_xlabel("other tasks' labels / target task's labels (ratio, symlog)")
-        ax.set_ylabel("target's gain: test log loss stl - mtl (nats)")
-        ax.legend(fontsize=8)
+    gains = target_gain(table)
+    panels = sorted(gains[FRACTION].unique()) if suite_of_jobs(c) == "features" else [None]
+    if gains["ratio"].nunique() >= 2:
+        fig, axes = style.figure(len(panels))
+        for ax, share in zip(axes[0], panels, strict=True):
+            rows = gains if share is None else gains[gains[FRACTION] == share]
+            target_sum = summarize(rows, ["data.tasks", "ratio"], value="gain")
+            ks = sorted(target_sum["data.tasks"].unique())
+            for i, k in enumerate(ks):
+                band = target_sum[target_sum["data.tasks"] == k]
+                style.band(ax, band, "ratio", f"K = {k:g}", style.series(i, len(ks)))
+            style.zero_line(ax)
+            ax.set_xscale("symlog", linthresh=1.0)
+            ax.set_xlim(left=-0.2)
+            ax.set_xlabel("other tasks' labels / target task's labels (ratio, symlog)")
+            ax.set_ylabel("target's gain: test log loss stl - mtl (nats)")
+            if share is not None:
+                ax.set_title(f"shared_fraction f = {share:g}" + (" (nothing shared)" if share == 0 else ""))
+            ax.legend(fontsize=8)
         n_target = int(table["data.n_target"].iloc[0])
         section.plot(
             c.name,
@@ -83,24 +157,14 @@ def analyse(c: Collection) -> Section:
             f"The target task has {n_target} labels; each of the other K - 1 tasks has n_other, so the ratio is "
             f"(K - 1) n_other / {n_target}. Paired gain per seed; positive = sharing helped. {held_equal(c)}",
         )
-    tests = []
-    t = target_gain(kept)
-    if t["ratio"].nunique() >= 2:
-        per_seed = slopes(t.assign(x=np.log2(1 + t["ratio"])), "x", by=["data.tasks"])
-        tests.append((TREND, per_seed["slope"], "slope over every (K, n_other) point"))
-    pairs = paired(kept, "test_bce", keys=KEYS)
-    symmetric = pairs[(pairs["data.n_other"] == pairs["data.n_target"]) & (pairs["data.tasks"] >= 2)]
-    sym = gain_per_seed(symmetric, ["data.tasks"])
-    if not sym.empty:
-        by_k = summarize(sym, ["data.tasks"], value="gain")
-        detail = "; ".join(f"K={r['data.tasks']:g}: {fmt(r['mean'], r['low'], r['high'])}" for _, r in by_k.iterrows())
-        tests.append((SYMMETRIC, sym.groupby("seed")["gain"].mean(), f"per K {detail}"))
-    if "mtl_shuffled" in set(kept["arm"]):
-        real = target_gain(kept, "mtl", "mtl_shuffled")
-        largest = real[real["ratio"] == real.groupby("data.tasks")["ratio"].transform("max")]
-        at = ", ".join(f"K={k:g} ratio {r:g}" for k, r in largest.groupby("data.tasks")["ratio"].first().items())
-        tests.append((REAL, largest.groupby("seed")["gain"].mean(), at))
+    tests = primary_tests(kept, suite_of_jobs(c) == "features")
     section.verdicts = [v.relabel(tag) for v in verdicts(tests)]
+    handicap = [v for v in section.verdicts if v.criterion is SANITY or v.criterion.name.endswith(SANITY.name)]
+    if handicap and (handicap[0].test.low > 0 or handicap[0].test.high < 0):
+        section.notes.append(
+            f"Protocol handicap: at ratio 0 the target's gain is {handicap[0].measured}, its CI excludes 0, though "
+            "the shared and separate networks saw the same labels there."
+        )
     curves = learning_curves(c, "data.n_other", f"Validation loss during training{suite}")
     if curves is not None:
         section.plot(
