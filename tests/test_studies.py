@@ -166,3 +166,16 @@ def test_main_job_runs_studies_in_parallel_and_reports_their_failures(tmp_path, 
     err = capsys.readouterr().err
     assert "study relatedness FAILED (exit status 2" in err and "study missing_labels FAILED (exit status 2" in err
     assert not (out / "REPORT.md").exists()
+
+
+@pytest.mark.parametrize(
+    "study, rows",
+    [
+        ("data_symmetry", ["negative control: tasks that share no features", "Sanity (protocol): at ratio 0"]),
+        ("shared_features", ["negative control: tasks that share no features", "Sanity (protocol): with one task"]),
+    ],
+)
+def test_studies_on_the_features_family_report_their_negative_control_and_sanity_row(study, rows, tmp_path):
+    report, _ = write_report([write_sweep(tmp_path / study, study, references=True)], tmp_path / "out")
+    verdicts = report.read_text().split("## Verdicts")[1].split("**How to read")[0]
+    assert all(row in verdicts for row in rows)

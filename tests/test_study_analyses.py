@@ -9,6 +9,7 @@ from scipy import stats
 
 from harness.analysis import style
 from harness.analysis.collect import collect
+from harness.analysis.common import learning_rate_text
 from harness.analysis.studies import affinity, capacity, help_hurt_map, transfer, weighting
 from harness.config import RunConfig, to_dict
 
@@ -212,3 +213,14 @@ def test_help_hurt_map_marks_only_the_cells_whose_test_survives_holm_across_the_
     assert [(round(t.get_position()[0]), round(t.get_position()[1])) for t in ax.texts if t.get_text() == "gate"] == [
         (1, 2)
     ]
+
+
+def test_the_learning_rate_sentence_says_what_ran():
+    # Guards against a report claiming a per-arm choice where one rate ran, or the wrong objective.
+    one = pd.Series({"train.lr": 0.003, "train.lr_grid": None})
+    assert learning_rate_text(one) == "lr 0.003"
+    grid = pd.Series({"train.lr": 0.001, "train.lr_grid": "0.001,0.003", "train.lr_objective": "target"})
+    assert learning_rate_text(grid) == (
+        "lr chosen per arm, seed and network from [0.001, 0.003] on the target's validation loss"
+    )
+    assert "the sum of its tasks'" in learning_rate_text(grid.drop("train.lr_objective"))
