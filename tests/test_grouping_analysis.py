@@ -59,18 +59,42 @@ def test_recovery_is_the_adjusted_rand_index_against_the_planted_groups():
     assert rec.loc[2, "trained_ari"] == 1.0 and rec.loc[1, "mean"] == 1.0
 
 
-def test_primary_tests_beat_where_groups_are_planted_and_tie_where_not():
+def primary_tests(trained=TRAINED):
     keys = ["data.task_groups", "train.grouping_signal"]
-    tests = {
-        c.name: (list(values), note)
-        for c, values, note in study.tests(study.ari_per_seed(partitions(), keys), study.gains(table()))
-    }
-    recovered, _ = tests["Grouping (affinity): the search recovers the planted groups"]
-    assert recovered == pytest.approx([1.0, 1.0, 0.0])
-    over_mtl, _ = tests["Grouping (affinity): the grouped network beats mtl where groups are planted"]
-    assert over_mtl == pytest.approx([0.10, 0.11, 0.11])
+    parts = partitions()
+    for g, labels in trained.items():
+        rows = (parts["arm"] == "groups") & (parts["data.task_groups"] == g)
+        parts.loc[rows, "group"] = labels
+    planned, held = study.tests(study.ari_per_seed(parts, keys), study.gains(table()), study.trained_as(parts, keys))
+    return {c.name: (list(values), note, held.get(c)) for c, values, note in planned}
+
+
+def test_primary_tests_beat_where_groups_are_planted_and_tie_where_not():
+    tests = primary_tests(TRAINED | {1: [0, 0, 1, 1]})  # a third partition at both points
+    recovered, _, _ = tests["Grouping (affinity): the search recovers the planted groups"]
+    assert recovered == pytest.approx([1.0 - study.RECOVERED, 1.0 - study.RECOVERED, 0.0 - study.RECOVERED])
+    over_mtl, _, held = tests["Grouping (affinity): the grouped network beats mtl where groups are planted"]
+    assert over_mtl == pytest.approx([0.10, 0.11, 0.11]) and held.ok
     tie = tests["Grouping (affinity): without planted groups the grouped network ties the better of mtl and stl"]
     assert tie[1] == "vs mtl" and tie[0] == pytest.approx([0.001, -0.001, 0.002])  # mtl; stl is worse
+
+
+def test_a_grouping_that_is_mtl_or_stl_is_compared_with_nothing():
+    # Without planted groups the search put every task in one group: the grouped network is mtl there.
+    tests = primary_tests()
+    values, _, held = tests[
+        "Grouping (affinity): without planted groups the grouped network ties the better of mtl and stl"
+    ]
+    assert values == [] and not held.ok and "groups is mtl" in held.detail
+    values, _, held = primary_tests(TRAINED | {2: [0, 1, 2, 3]})[
+        "Grouping (affinity): the grouped network beats stl where groups are planted"
+    ]
+    assert values == [] and not held.ok and "groups is stl" in held.detail
+    from harness.analysis.verdict import verdicts
+
+    planned = [(study.ties("affinity"), values, "")]
+    (verdict,) = verdicts(planned, held={study.ties("affinity"): held})
+    assert verdict.outcome == "not applicable" and "failed" in verdict.precondition
 
 
 def test_planted_partition_is_the_generators_interleaving():

@@ -22,9 +22,18 @@ def result(records: list[dict], arms: list[str], study: str, **config) -> dict:
     return {"schema_version": 1, "status": "ok", "config": to_dict(run), "records": records, "overrides": []}
 
 
-def rows(arm: str, loss: float, seeds: int = 3, tasks=(0,), **extra) -> list[dict]:
+def rows(arm: str, loss: float, seeds: int = 3, tasks=(0,), spread: float = 0.0, **extra) -> list[dict]:
+    """`spread`: odd seeds' losses scaled by 1 + spread, so that differences between arms vary by seed."""
     return [
-        {"arm": arm, "task": t, "network": 0, "seed": s, "test_bce": loss + 0.001 * s, "test_auroc": 1 - loss, **extra}
+        {
+            "arm": arm,
+            "task": t,
+            "network": 0,
+            "seed": s,
+            "test_bce": loss * (1 + spread * (s % 2)) + 0.001 * s,
+            "test_auroc": 1 - loss,
+            **extra,
+        }
         for s in range(seeds)
         for t in tasks
     ]
@@ -35,7 +44,7 @@ TRANSFER = {"stl": 0.6, "mtl": 0.5, "mtl_shuffled": 0.58, "transfer_head": 0.55,
 
 def test_transfer_verdicts_follow_the_paired_gains(tmp_path):
     for job, (n_target, n_other) in enumerate(((10, 1000), (100, 1000), (10, 100))):
-        records = [r for arm, loss in TRANSFER.items() for r in rows(arm, loss)]
+        records = [r for arm, loss in TRANSFER.items() for r in rows(arm, loss, spread=0.01)]
         records += rows("stl", 9.0, tasks=(1,))  # not the target: ignored
         config = {"data__n_target": n_target, "data__n_other": n_other, "data__target": 0}
         write(tmp_path, job, result(records, list(TRANSFER), "transfer", **config))
@@ -45,8 +54,8 @@ def test_transfer_verdicts_follow_the_paired_gains(tmp_path):
     assert outcome["transfer_full vs mtl, fewest target labels, most source labels"] == "contradicted"
     assert outcome["sharing's gain is real, not regularisation"] == "holds"  # mtl - mtl_shuffled = +0.08
     measured = {v.criterion.name: v.measured for v in section.verdicts}
-    assert any(m.startswith("+0.1000 [+0.1000, +0.1000] nats") for m in measured.values())
-    assert "| 1000 | 10 | +0.1000 [+0.1000, +0.1000] | +0.0200 [+0.0200, +0.0200] |" in section.text
+    assert any(m.startswith("+0.1003 [+0.0989, +0.1018] nats") for m in measured.values())  # 0.1, 0.101, 0.1
+    assert "| 1000 | 10 | +0.1003 [+0.0989, +0.1018] |" in section.text
 
 
 def test_a_weighting_sweep_cut_short_tests_the_pairs_it_has(tmp_path):

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from harness.analysis.stats import TTest, equivalent, holm, mde, seeds_needed, slopes, t_test
-from harness.analysis.verdict import Criterion, decide, fmt, verdicts
+from harness.analysis.verdict import OUTCOMES, Criterion, decide, effect_exists, fmt, untested, verdicts
 
 GAIN = Criterion("sharing helps", "gain > 0", "paired difference", +1, 0.01)
 
@@ -95,3 +95,43 @@ def test_a_confirming_test_can_withhold_holds_but_never_a_contradiction():
     assert verdicts([(GAIN, up, "")], {GAIN: ("permutation", 0.01)})[0].outcome == "holds"
     assert verdicts([(GAIN, down, "")], {GAIN: ("permutation", 0.99)})[0].outcome == "contradicted"
     assert decide(GAIN, t_test(up), True, confirmed=False) == "underpowered"
+
+
+def test_a_failed_precondition_gives_not_applicable_and_leaves_holm_to_the_others():
+    clear = [0.10, 0.11, 0.12, 0.09, 0.10]
+    control = Criterion("shuffle control", "gain > 0", "paired difference", +1, 0.01, needs="the gain exists")
+    absent = effect_exists([0.01, -0.02, 0.0, 0.01, -0.01], "mtl vs stl")
+    out = verdicts([(control, clear, ""), (GAIN, clear, "")], held={control: absent})
+    assert [v.outcome for v in out] == ["not applicable", "holds"]
+    assert out[0].precondition.startswith("the gain exists: failed (mtl vs stl -0.0020 [")
+    assert out[1].precondition == "its points passed the learnability gate: held"
+    present = effect_exists(clear, "mtl vs stl")
+    assert present.ok and verdicts([(control, clear, "")], held={control: present})[0].outcome == "holds"
+
+
+def test_two_identical_arms_never_get_a_decisive_verdict():
+    same = Criterion("weighting matches equal", "no effect", "paired difference", 0, 0.01)
+    for criterion, value in ((same, 0.0), (GAIN, 0.0), (GAIN, 0.05)):
+        (v,) = verdicts([(criterion, [value] * 5, "")])
+        assert v.outcome == "not applicable" and "zero variance" in v.precondition
+    ari = Criterion("recovers", "ARI >= 0.8", "per-seed ARI - 0.8", +1, 0.1, "(ARI - 0.8)", difference=False)
+    assert verdicts([(ari, [0.2] * 5, "")])[0].outcome == "holds"  # every seed found the partition
+
+
+def test_a_criterion_without_usable_points_is_not_applicable_with_the_reason():
+    v = untested(GAIN, "fewer than two widths passed the gate")
+    assert v.outcome == "not applicable" and v.precondition.endswith("failed (fewer than two widths passed the gate)")
+
+
+def test_the_report_counts_every_verdict_word_and_the_docs_define_each_once():
+    from pathlib import Path
+
+    from harness.analysis.report import CONVENTIONS, tally
+
+    assert tally(["holds", "holds", "not applicable"]) == (
+        "2 holds, 0 contradicted, 0 no effect, 0 underpowered, 1 not applicable"
+    )
+    docs = " ".join((Path(__file__).parents[1] / "docs" / "studies.md").read_text().split())
+    for word, meaning in OUTCOMES.items():
+        assert f"*{word}*: {meaning}." in CONVENTIONS
+        assert docs.count(f"*{word}*: {meaning}.") == 1, word

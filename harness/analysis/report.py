@@ -15,11 +15,11 @@ import pandas as pd
 from harness.analysis.collect import CollectError, Collection, collect, write_table
 from harness.analysis.common import ci_row
 from harness.analysis.registry import Section, declared, load_studies
-from harness.analysis.stats import ALPHA, POWER
+from harness.analysis.stats import POWER
 from harness.analysis.sweep import analyse_sweep
-from harness.analysis.verdict import Criterion, untested
+from harness.analysis.verdict import OUTCOMES, Criterion, untested
 
-CONVENTIONS = f"""\
+CONVENTIONS = """\
 **How to read this report.** The *gain of sharing* is paired: for each task and seed, the
 separate network's test log loss minus the shared network's (both trained on the same data
 draw with the same seed), so **positive means sharing helped**. Gains are averaged over
@@ -29,21 +29,25 @@ metrics test log loss and test AUROC of `(-1)^higher_is_better * (B - N) / B`, i
 with B the separate networks and N the shared one, computed per seed: **positive means
 sharing helped**. Test metrics are taken at each task's own best validation step.
 
-**Verdicts.** Each criterion has one primary test, declared in its study module before any
-result: a trend claim is the per-seed slope over every point with its t interval, a
-two-point claim a paired difference over seeds; d_z is the mean over the sd of the
-per-seed values. *holds*: significant after Holm's correction across the study's criteria
-(level {ALPHA}) with the 95% interval on the predicted side; *contradicted*: significant on
-the other side; *no effect*: the 90% interval lies inside +-delta (TOST), delta stated per
-criterion; *underpowered*: anything else. MDE is the minimal detectable effect of the
-paired t test at the seeds used (power {POWER:.0%}); an underpowered row also gives the
-seeds needed to detect delta. Points where the separate networks did not learn are left
-out of the verdicts (the learnability gate; each section lists what it left out)."""
+**Verdicts.** Each criterion has one primary test and one precondition, declared in its
+study module before any result: a trend claim is the per-seed slope over every point with
+its t interval, a two-point claim a paired difference over seeds; d_z is the mean over the
+sd of the per-seed values. The precondition (a control needs the effect it explains to be
+there, a comparison needs two different networks, a slope its points past the gate) is
+evaluated on the same run. The verdict words, each meaning one thing:
+
+{WORDS}
+
+MDE is the minimal detectable effect of the paired t test at the seeds used (power
+{POWER:.0%}). Points where the separate networks did not learn are left
+out of the verdicts (the learnability gate; each section lists what it left out).""".format(
+    WORDS="\n".join(f"- *{word}*: {meaning}." for word, meaning in OUTCOMES.items()), POWER=POWER
+)
 
 VERDICT_HEADER = [
-    "| criterion | literature predicts | primary test | this run measured (95% CI) | seeds / minimal detectable effect "
-    "| verdict |",
-    "| --- | --- | --- | --- | --- | --- |",
+    "| criterion | literature predicts | primary test | precondition | this run measured (95% CI) "
+    "| seeds / minimal detectable effect | verdict |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
 ]
 SUMMARY_VALUES = {"gain", "gain_low", "gain_high", "delta_m", "delta_m_low", "delta_m_high", "seeds"}
 
@@ -67,6 +71,11 @@ def analyse(c: Collection) -> Section:
         if pooled:
             section.notes.append(f"Also swept, and pooled in the table and the verdicts: {', '.join(pooled)}.")
     return section
+
+
+def tally(outcomes: list[str]) -> str:
+    """`3 holds, 1 contradicted, 0 no effect, ...`: every verdict word, counted."""
+    return ", ".join(f"{outcomes.count(word)} {word}" for word in OUTCOMES)
 
 
 def section_markdown(s: Section, fmt: str) -> str:
@@ -142,14 +151,16 @@ def write_report(
         f"compile + train time inside jobs {job_seconds:.0f} s.",
         f"- Sweeps: {', '.join(f'`{c.root}`' for c in collections)}; tidy tables in `tables/`.",
         "",
+        f"- Verdicts: {tally([v.outcome for s in sections for v in s.verdicts])} (words defined below the table).",
+        "",
         "## Verdicts",
         "",
         *VERDICT_HEADER,
     ]
     for s in sections:
         lines += [
-            f"| {v.criterion.name} | {v.criterion.predicted} | {v.criterion.test} | {v.measured} | {v.power} "
-            f"| **{v.outcome}** |"
+            f"| {v.criterion.name} | {v.criterion.predicted} | {v.criterion.test} | {v.precondition} | {v.measured} "
+            f"| {v.power} | **{v.outcome}** |"
             for v in s.verdicts
         ]
     lines += ["", CONVENTIONS, ""]

@@ -28,7 +28,7 @@ from harness.analysis.common import (
 )
 from harness.analysis.registry import Section, study
 from harness.analysis.stats import gain_per_seed, paired, slopes, summarize
-from harness.analysis.verdict import Criterion, fmt, verdicts
+from harness.analysis.verdict import Criterion, effect_exists, fmt, verdicts
 
 FRACTION = "data.shared_fraction"
 KEYS = ["data.tasks", "data.n_other", "data.n_target", "data.target", FRACTION]
@@ -70,6 +70,7 @@ REAL = Criterion(
     "paired difference over seeds: the target's test log loss, mtl vs mtl_shuffled, at the largest ratio per K",
     +1,
     0.01,
+    needs="the gain it explains exists: the target's mtl vs stl gain at the same points significantly > 0",
 )
 
 
@@ -86,13 +87,14 @@ def by_k(gains) -> str:
     return "; ".join(f"K={r['data.tasks']:g}: {fmt(r['mean'], r['low'], r['high'])}" for _, r in rows.iterrows())
 
 
-def primary_tests(kept, features: bool) -> list:
-    """The study's tests on the gated points: the claims at the largest shared fraction (every
-    point on a suite without one), the trend again at f = 0 (control), the sanity row at ratio 0."""
+def primary_tests(kept, features: bool) -> tuple[list, dict]:
+    """The study's tests on the gated points and their preconditions: the claims at the largest
+    shared fraction (every point on a suite without one), the trend again at f = 0 (control),
+    the sanity row at ratio 0."""
     shares = sorted(kept[FRACTION].unique()) if features else []
     shared = kept[kept[FRACTION] == shares[-1]] if shares else kept
     where = f", shared_fraction {shares[-1]:g}" if shares else ""
-    tests = []
+    tests, held = [], {}
     t = target_gain(shared)
     if t["ratio"].nunique() >= 2:
         per_seed = slopes(t.assign(x=np.log2(1 + t["ratio"])), "x", by=["data.tasks"])
@@ -112,11 +114,13 @@ def primary_tests(kept, features: bool) -> list:
         largest = real[real["ratio"] == real.groupby("data.tasks")["ratio"].transform("max")]
         at = ", ".join(f"K={k:g} ratio {r:g}" for k, r in largest.groupby("data.tasks")["ratio"].first().items())
         tests.append((REAL, largest.groupby("seed")["gain"].mean(), at + where))
+        gain = t[t["ratio"] == t.groupby("data.tasks")["ratio"].transform("max")]
+        held[REAL] = effect_exists(gain.groupby("seed")["gain"].mean(), "the target's gain there")
     zero = target_gain(kept)
     zero = zero[zero["ratio"] == 0]
     if not zero.empty:
         tests.append((SANITY, zero.groupby("seed")["gain"].mean(), f"per K {by_k(zero)}"))
-    return tests
+    return tests, held
 
 
 @study("data_symmetry")
@@ -157,8 +161,8 @@ def analyse(c: Collection) -> Section:
             f"The target task has {n_target} labels; each of the other K - 1 tasks has n_other, so the ratio is "
             f"(K - 1) n_other / {n_target}. Paired gain per seed; positive = sharing helped. {held_equal(c)}",
         )
-    tests = primary_tests(kept, suite_of_jobs(c) == "features")
-    section.verdicts = [v.relabel(tag) for v in verdicts(tests)]
+    tests, held = primary_tests(kept, suite_of_jobs(c) == "features")
+    section.verdicts = [v.relabel(tag) for v in verdicts(tests, held=held)]
     handicap = [v for v in section.verdicts if v.criterion is SANITY or v.criterion.name.endswith(SANITY.name)]
     if handicap and (handicap[0].test.low > 0 or handicap[0].test.high < 0):
         section.notes.append(

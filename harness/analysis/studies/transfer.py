@@ -13,7 +13,7 @@ from harness.analysis.collect import Collection
 from harness.analysis.common import gate, held_equal, learning_curves, on_suite, with_config
 from harness.analysis.registry import Section, study
 from harness.analysis.stats import gain_per_seed, paired, summarize
-from harness.analysis.verdict import Criterion, fmt, verdicts
+from harness.analysis.verdict import Criterion, effect_exists, fmt, verdicts
 
 KEYS = ["data.n_other", "data.n_target"]
 ARMS = ("mtl", "mtl_shuffled", "transfer_head", "transfer_full")
@@ -43,6 +43,7 @@ REAL = Criterion(
     "paired difference over seeds: mtl vs mtl_shuffled on the target's test log loss, averaged over every point",
     +1,
     DELTA,
+    needs="the gain it explains exists: mtl vs stl on the target, averaged over every point, significantly > 0",
 )
 
 
@@ -97,7 +98,7 @@ def analyse(c: Collection) -> Section:
         )
     kept, gate_note = gate(table, KEYS)
     section.notes.append(gate_note)
-    tests = []
+    tests, held = [], {}
     if not kept.empty:
         few = kept["data.n_target"].min()  # fixed by the design: the fewest target labels, most sources run there
         most = kept.loc[kept["data.n_target"] == few, "data.n_other"].max()
@@ -108,7 +109,8 @@ def analyse(c: Collection) -> Section:
                 tests.append((headline(arm, baseline, claim), gain, f"{few:g} target, {most:g} per source"))
         if {"mtl", "mtl_shuffled"} <= set(kept["arm"]):
             tests.append((REAL, _gain(kept, "mtl", "mtl_shuffled").groupby("seed")["gain"].mean(), "every point"))
-    section.verdicts = [v.relabel(tag) for v in verdicts(tests)]
+            held[REAL] = effect_exists(_gain(kept, "mtl", "stl").groupby("seed")["gain"].mean(), "mtl vs stl")
+    section.verdicts = [v.relabel(tag) for v in verdicts(tests, held=held)]
     curves = learning_curves(c, "data.n_target", f"Target task's validation loss during training{suite}", target=True)
     if curves is not None:
         section.plot(
