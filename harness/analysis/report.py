@@ -150,7 +150,6 @@ def write_report(
         f"- Jobs: {sum(len(c.jobs) for c in collections)} usable; "
         f"compile + train time inside jobs {job_seconds:.0f} s.",
         f"- Sweeps: {', '.join(f'`{c.root}`' for c in collections)}; tidy tables in `tables/`.",
-        "",
         f"- Verdicts: {tally([v.outcome for s in sections for v in s.verdicts])} (words defined below the table).",
         "",
         "## Verdicts",

@@ -126,11 +126,16 @@ def _digits(delta: float) -> int:
     return max(3, 2 - math.floor(math.log10(delta))) if delta > 0 else 3
 
 
+def one_network(criterion: Criterion, test: TTest) -> bool:
+    """A difference whose per-seed values are all equal: the two sides are one network."""
+    return criterion.difference and test.n >= 2 and not test.sd > ZERO_SD
+
+
 def decide(criterion: Criterion, test: TTest, significant: bool, confirmed: bool = True, held: bool = True) -> str:
     """The outcome of one criterion; `significant`: its p value survived Holm's correction;
     `confirmed`: its confirming test, if it has one, agrees (a signed criterion holds only then);
     `held`: its precondition held (else, and on zero variance, it is not applicable)."""
-    if not held or (criterion.difference and test.n >= 2 and not test.sd > ZERO_SD):
+    if not held or one_network(criterion, test):
         return "not applicable"
     if test.n < 2:
         return "underpowered"
@@ -161,7 +166,7 @@ def verdicts(
     run = []
     for c, values, note in tests:
         t, pre = t_test(values), held.get(c, Held(True))
-        if pre.ok and c.difference and t.n >= 2 and not t.sd > ZERO_SD:
+        if pre.ok and one_network(c, t):
             pre = Held(False, f"every seed gives {t.mean:+.4g}: zero variance, the two sides are one network")
         run.append((c, t, note, pre))
     applicable = [i for i, (*_, pre) in enumerate(run) if pre.ok]

@@ -82,6 +82,11 @@ def target_gain(table, shared: str = "mtl", separate: str = "stl"):
     return t.assign(ratio=(t["data.tasks"] - 1) * t["data.n_other"] / t["data.n_target"])
 
 
+def at_largest_ratio(gains):
+    """The rows of `target_gain`'s frame at each K's largest ratio."""
+    return gains[gains["ratio"] == gains.groupby("data.tasks")["ratio"].transform("max")]
+
+
 def by_k(gains) -> str:
     rows = summarize(gains, ["data.tasks"], value="gain")
     return "; ".join(f"K={r['data.tasks']:g}: {fmt(r['mean'], r['low'], r['high'])}" for _, r in rows.iterrows())
@@ -111,11 +116,10 @@ def primary_tests(kept, features: bool) -> tuple[list, dict]:
         tests.append((SYMMETRIC, sym.groupby("seed")["gain"].mean(), f"per K {by_k(sym)}{where}"))
     if "mtl_shuffled" in set(shared["arm"]):
         real = target_gain(shared, "mtl", "mtl_shuffled")
-        largest = real[real["ratio"] == real.groupby("data.tasks")["ratio"].transform("max")]
+        largest = at_largest_ratio(real)
         at = ", ".join(f"K={k:g} ratio {r:g}" for k, r in largest.groupby("data.tasks")["ratio"].first().items())
         tests.append((REAL, largest.groupby("seed")["gain"].mean(), at + where))
-        gain = t[t["ratio"] == t.groupby("data.tasks")["ratio"].transform("max")]
-        held[REAL] = effect_exists(gain.groupby("seed")["gain"].mean(), "the target's gain there")
+        held[REAL] = effect_exists(at_largest_ratio(t).groupby("seed")["gain"].mean(), "the target's gain there")
     zero = target_gain(kept)
     zero = zero[zero["ratio"] == 0]
     if not zero.empty:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 from sklearn.metrics import adjusted_rand_score
 
@@ -129,16 +130,15 @@ def gains(table: pd.DataFrame, alternatives: Sequence[str] = ALTERNATIVES) -> pd
 
 def trained_as(partitions: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
     """Per point: what the partition the groups arm trained amounts to: "mtl" (one group), "stl"
-    (one task per group) or "groups" (neither; the only points where groups is a third network)."""
-    rows = []
-    for key, part in partitions[partitions["arm"] == "groups"].groupby(list(keys)):
-        sizes = {
-            (n, part.loc[part["job"] == job, "task"].nunique())
-            for job, n in part.groupby("job")["group"].nunique().items()
-        }
-        kinds = {"mtl" if n == 1 else "stl" if n == tasks else "groups" for n, tasks in sizes}
-        rows.append({**dict(zip(keys, key, strict=True)), "trained_as": kinds.pop() if len(kinds) == 1 else "groups"})
-    return pd.DataFrame(rows, columns=[*keys, "trained_as"])
+    (one task per group) or "groups" (neither, or jobs that differ; the only points where groups is
+    a third network)."""
+    trained = partitions[partitions["arm"] == "groups"]
+    jobs = trained.groupby([*keys, "job"]).agg(groups=("group", "nunique"), tasks=("task", "nunique")).reset_index()
+    jobs["trained_as"] = np.select([jobs["groups"] == 1, jobs["groups"] == jobs["tasks"]], ["mtl", "stl"], "groups")
+    agree = jobs.groupby(list(keys))["trained_as"].agg(
+        lambda kinds: kinds.iloc[0] if kinds.nunique() == 1 else "groups"
+    )
+    return agree.reset_index()
 
 
 def distinct(part: pd.DataFrame, found: pd.DataFrame, keys: Sequence[str]) -> tuple[pd.DataFrame, Held]:
@@ -165,9 +165,9 @@ def tests(per_seed_ari: pd.DataFrame, gain: pd.DataFrame, found: pd.DataFrame) -
             values = planted[planted["alternative"] == other].groupby("seed")["gain"].mean()
             out.append((criterion, values, "every planted point with a third partition"))
             held[criterion] = held_planted
-        flat, held_flat = distinct(part[part["data.task_groups"] == 1], found, keys)
-        if not part[part["data.task_groups"] == 1].empty:
-            whole = part[part["data.task_groups"] == 1]
+        whole = part[part["data.task_groups"] == 1]
+        if not whole.empty:
+            flat, held_flat = distinct(whole, found, keys)
             best = whole.groupby("alternative")["gain"].mean().idxmin()  # groups gains least over the better one
             out.append((ties(signal), flat[flat["alternative"] == best].groupby("seed")["gain"].mean(), f"vs {best}"))
             held[ties(signal)] = held_flat
