@@ -16,6 +16,7 @@ from sweeps import ROOT, job_runs
 
 from harness.analysis import registry
 from harness.analysis.report import write_report
+from harness.analysis.verdict import OUTCOMES
 from harness.cli.reproduce import main
 
 STUDIES = registry.main_studies("full")  # every study: the quick profile's and the full profile's own
@@ -153,7 +154,7 @@ def test_main_job_runs_every_study_and_writes_the_report(tmp_path):
             assert (out / figure).stat().st_size > 0, figure
         verdicts = text.split("## Verdicts")[1].split("**How to read")[0]
         assert "| criterion | literature predicts | primary test |" in verdicts and "Jobs left out" not in text
-        assert re.search(r"\*\*(holds|contradicted|no effect|underpowered)\*\* \|", verdicts), study
+        assert re.search(rf"\*\*({'|'.join(OUTCOMES)})\*\* \|", verdicts), study
 
 
 def test_main_job_runs_studies_in_parallel_and_reports_their_failures(tmp_path, capsys):
