@@ -4,10 +4,14 @@ recorded, or is refused in one line (ConfigError); never a traceback, never a si
 from __future__ import annotations
 
 import csv
+import gzip
 import math
 import tempfile
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sweeps import CONF_DIR
@@ -95,6 +99,70 @@ def test_any_table_loads_as_written_or_is_refused_in_one_line(drawn):
     for r, row in enumerate(rows):
         observed, y = label(row[names.index("a")])
         assert parsed.observed[r, 0] == observed and parsed.y[r, 0] == y
+
+
+@FEW
+@given(st.lists(st.integers(-1, 1), min_size=1, max_size=8), st.booleans())
+def test_a_row_with_more_or_fewer_fields_than_the_header_is_refused_at_its_line(changes, compressed):
+    """Ragged rows (a trailing comma on every row among them) never shift or fill a column."""
+    header = ["f1", "f2", "a"]
+    rows = [[f"{r}.5", str(-r), str(r % 2)][: 3 + change] + [""] * max(change, 0) for r, change in enumerate(changes)]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / ("t.csv.gz" if compressed else "t.csv")
+        with (gzip.open(path, "wt", newline="") if compressed else open(path, "w", newline="")) as handle:
+            csv.writer(handle).writerows([header, *rows])
+        config = table.DataConfig(suite="table", path=str(path), labels=["a"], tasks=1)
+        ragged = [r for r, change in enumerate(changes) if change]
+        if not ragged:
+            assert table.load(config).x.tolist() == [[float(row[0]), float(row[1])] for row in rows]
+            return
+        with pytest.raises(ConfigError) as error:
+            table.load(config)
+        first, fields = ragged[0], 3 + changes[ragged[0]]
+        assert str(error.value).startswith(f"{path}: line {first + 2} has {fields} fields, the header 3")
+
+
+PARQUET_COLUMNS = {
+    "float": lambda n: np.linspace(-2.0, 2.0, n),
+    "int8": lambda n: np.arange(n, dtype="int8"),
+    "uint64": lambda n: np.arange(n, dtype="uint64"),
+    "nullable int": lambda n: pd.array(np.arange(n), dtype="Int64"),
+    "bool": lambda n: np.arange(n) % 3 == 0,
+    "numeric text": lambda n: pd.array([str(i) for i in range(n)], dtype="string"),
+    "text": lambda n: [f"id{i}" for i in range(n)],
+    "datetime": lambda n: pd.date_range("2020-01-01", periods=n),
+    "datetime with zone": lambda n: pd.date_range("2020-01-01", periods=n, tz="UTC"),
+    "timedelta": lambda n: pd.to_timedelta(np.arange(n), unit="s"),
+    "category": lambda n: pd.Categorical(np.where(np.arange(n) % 2, "x", "y")),
+    "list": lambda n: [[i, i + 1] for i in range(n)],
+    "bytes": lambda n: [bytes([i]) for i in range(n)],
+}
+NUMBERS_OF = {"float", "int8", "uint64", "nullable int", "bool", "numeric text"}  # a number per cell in the file
+WITHOUT_NUMBERS = {"text"}  # left out by automatic selection, recorded
+
+
+@FEW
+@given(st.sampled_from(sorted(PARQUET_COLUMNS)), st.booleans())
+def test_a_parquet_column_is_used_as_the_numbers_it_holds_or_refused_by_name(kind, listed):
+    """No dtype becomes a number the file never held (a datetime's nanoseconds, a category's codes)."""
+    n = 12
+    frame = pd.DataFrame({"f1": np.arange(n, dtype=float), "col": PARQUET_COLUMNS[kind](n), "a": np.arange(n) % 2})
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "t.parquet"
+        frame.to_parquet(path)
+        config = table.DataConfig(
+            suite="table", path=str(path), labels=["a"], tasks=1, features=["f1", "col"] if listed else None
+        )
+        if kind in NUMBERS_OF:
+            parsed = table.load(config)
+            expected = pd.to_numeric(pd.Series(frame["col"]).astype(str).replace({"True": 1, "False": 0}))
+            np.testing.assert_array_equal(parsed.x[:, 1], expected.to_numpy(dtype=float))
+        elif kind in WITHOUT_NUMBERS and not listed:
+            assert table.load(config).excluded == ("col",)
+        else:
+            with pytest.raises(ConfigError) as error:
+                table.load(config)
+            assert str(error.value).startswith(f"{path}: column 'col' (feature)") and "\n" not in str(error.value)
 
 
 SCHEMA = {section: keys for section in schema_keys() if (keys := schema_keys(section))}  # sections, not arms or study

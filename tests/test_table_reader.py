@@ -144,3 +144,36 @@ def test_a_reader_failure_is_one_line_with_its_first_line_or_its_type(tmp_path, 
     path.write_text("f,a\n1,0\n")
     monkeypatch.setattr(pd, "read_csv", fail)
     assert refusal(path) == f"{path}: cannot be read as a table: {detail}"
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".bz2", ".xz", ".zip"])
+def test_a_compressed_csv_loads_as_the_plain_file_does(tmp_path, suffix):
+    import bz2
+    import gzip
+    import lzma
+    import zipfile
+
+    plain = tmp_path / "t.csv"
+    write_csv(plain, balanced())
+    packed = tmp_path / f"t.csv{suffix}"
+    if suffix == ".zip":
+        with zipfile.ZipFile(packed, "w") as archive:
+            archive.write(plain, "t.csv")
+    else:
+        opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}[suffix]
+        with opener(packed, "wb") as handle:
+            handle.write(plain.read_bytes())
+    expected, got = table.load(cfg(plain)), table.load(cfg(packed))
+    np.testing.assert_array_equal(got.x, expected.x)
+    np.testing.assert_array_equal(got.y, expected.y)
+
+
+def test_a_zip_of_several_files_is_refused(tmp_path):
+    import zipfile
+
+    packed = tmp_path / "t.csv.zip"
+    with zipfile.ZipFile(packed, "w") as archive:
+        archive.writestr("one.csv", "f1,a\n1,0\n")
+        archive.writestr("two.csv", "f1,a\n1,0\n")
+    with pytest.raises(ConfigError, match=r"t\.csv\.zip: a \.zip must hold exactly one CSV file; it holds 2"):
+        table.load(cfg(packed))
