@@ -60,10 +60,10 @@ def main(cfg: DictConfig) -> str:
         request_fast_compile()
     from harness.runs.job import failed_payload, run_job  # imports JAX; kept out of config-only paths
 
-    enable_compilation_cache(run.runtime.cache_dir)
     label = f"job {hydra_cfg.job.num}" if multirun else "train"
     try:
         preflight.check(run)  # a sweep's launcher checked this before the first job; a file may have changed since
+        enable_compilation_cache(run.runtime.cache_dir)
         result = run_job(run, label=label)
     except ConfigError as error:
         if not multirun:

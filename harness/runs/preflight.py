@@ -1,5 +1,5 @@
-"""What every job must pass before any job of a sweep starts: its data source can be
-read and split, and it fits in memory.
+"""What every job must pass before any job of a sweep starts: its compilation cache
+folder can be written, its data source can be read and split, and it fits in memory.
 
 The default and fused launchers check every job of a sweep before the first one trains
 (as they do the config values); each job checks itself again when it starts (single
@@ -14,6 +14,7 @@ from harness.arms import ARMS
 from harness.config import ConfigError, RunConfig
 from harness.data import suite_of
 from harness.data.suite import Size
+from harness.runs.runtime import cache_folder
 
 # The estimate is a lower bound: float32 inputs and labels, and per network three copies
 # of its parameters (weights, gradient, optimiser moment) and one layer's activations on
@@ -24,6 +25,7 @@ PARAMETER_COPIES = 3
 
 def check(run: RunConfig) -> None:
     """A one-line ConfigError for a data source that cannot be used or a job that cannot fit."""
+    cache_folder(run.runtime.cache_dir)
     suite = suite_of(run.data)
     check_memory(run, suite.size(run.data))
     if suite.readable is not None:

@@ -11,6 +11,8 @@ from importlib import metadata
 from pathlib import Path
 
 import harness
+from harness.config import ConfigError
+from harness.config.errors import excerpt
 
 FAST_COMPILE_FLAG = "--xla_backend_optimization_level=1"
 
@@ -29,14 +31,32 @@ def progress_bar(show: bool, **kwargs):
     return tqdm(disable=None if show else True, **kwargs)  # None: tqdm turns itself off off a terminal
 
 
+def cache_folder(cache_dir: str) -> str | None:
+    """runtime.cache_dir as a writable folder (made if missing), None for no cache, or a one-line ConfigError."""
+    if not cache_dir:
+        return None
+    path = os.path.expanduser(cache_dir)
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+    else:
+        if os.access(path, os.W_OK | os.X_OK):
+            return path
+        reason = "not writable"
+    raise ConfigError(
+        f"runtime.cache_dir={excerpt(cache_dir)} cannot be used as the compilation cache: {reason}; "
+        "give a writable folder, or runtime.cache_dir='' for none"
+    )
+
+
 def enable_compilation_cache(cache_dir: str) -> None:
     """Persist every compiled program, so a new process with the same shapes compiles nothing."""
     import jax
 
-    if not cache_dir:
+    path = cache_folder(cache_dir)
+    if path is None:
         return
-    path = os.path.expanduser(cache_dir)
-    os.makedirs(path, exist_ok=True)
     jax.config.update("jax_compilation_cache_dir", path)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
