@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -109,3 +110,16 @@ def job_runs(name: str):
     """Every job of experiment NAME as a validated RunConfig (raises ConfigError on a bad one)."""
     cfg, jobs = sweep(name)
     return [from_omegaconf(OmegaConf.merge(cfg, OmegaConf.from_dotlist(job))) for job in jobs]
+
+
+HOLDER = (
+    "import sys, time; from pathlib import Path; from harness.runs import sweep_lock; "
+    "sweep_lock.acquire(Path(sys.argv[1])); print('held', flush=True); time.sleep(120)"
+)
+
+
+def hold(folder: Path) -> subprocess.Popen:
+    """Another process that holds the folder's lock until killed."""
+    other = subprocess.Popen([sys.executable, "-c", HOLDER, str(folder)], stdout=subprocess.PIPE, text=True)
+    assert other.stdout.readline().strip() == "held"
+    return other

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from sweeps import CONF_DIR, SMALL_RUN
+from sweeps import CONF_DIR, SMALL_RUN, hold
 
 from harness.config import ConfigError, DataConfig, from_omegaconf
 from harness.data import features_used, make_dataset, table
@@ -213,18 +215,31 @@ def test_divergence_rule():
 # --- 5. the sweep folder's lock and owner ----------------------------------------------------
 
 
-def test_a_running_sweep_holds_the_folder(tmp_path):
+def test_a_running_sweep_holds_the_folder_and_a_killed_one_does_not(tmp_path):
     lock = tmp_path / sweep_lock.LOCK
-    running = os.getppid()  # a live process other than this one
-    lock.write_text(f'{{"pid": {running}, "host": "{os.uname().nodename}", "started": "then"}}')
-    with pytest.raises(ConfigError, match=f"another sweep is running in this folder \\(pid {running} on"):
-        sweep_lock.acquire(tmp_path)
-    gone = int(Path("/proc/sys/kernel/pid_max").read_text())  # never a process id (they stay below it)
-    lock.write_text(f'{{"pid": {gone}, "host": "{os.uname().nodename}", "started": "then"}}')
-    sweep_lock.acquire(tmp_path)  # its process is gone: taken over
-    assert f'"pid": {os.getpid()}' in lock.read_text()
+    other = hold(tmp_path)
+    try:
+        with pytest.raises(ConfigError, match=f"another sweep is running in this folder \\(pid {other.pid} on"):
+            sweep_lock.acquire(tmp_path)
+        os.kill(other.pid, signal.SIGKILL)  # and not reaped: a zombie, whose pid still answers os.kill
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                sweep_lock.acquire(tmp_path)
+                break
+            except ConfigError:
+                assert time.monotonic() < deadline, "the lock outlived its killed holder"
+                time.sleep(0.05)
+        assert Path(f"/proc/{other.pid}/stat").read_text().split()[2] == "Z"
+        assert f'"pid": {os.getpid()}' in lock.read_text()
+    finally:
+        other.kill()
+        other.wait(timeout=30)
     sweep_lock.release(tmp_path)
     assert not lock.exists()
+    lock.write_text(f'{{"pid": {os.getppid()}, "host": "{os.uname().nodename}", "started": "then"}}')
+    sweep_lock.acquire(tmp_path)  # a file naming a live process, but no lock held: taken
+    sweep_lock.release(tmp_path)
 
 
 def test_a_folder_holding_another_sweep_is_refused_but_the_same_sweep_is_not(tmp_path):

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sweeps import ROOT, SMALL_RUN
+from sweeps import ROOT, SMALL_RUN, hold
 
 from harness.config import ConfigError, RunConfig
 from harness.runs.results import RESULT_FILE
@@ -195,10 +195,8 @@ def test_a_second_sweep_into_the_same_folder_is_refused_and_overwrites_nothing(t
     assert code == 2 and "holds the results of another sweep ('train.lr=0.001,0.002')" in one_error_line(err)
     assert {p: p.read_bytes() for p in sweep.rglob("*") if p.is_file()} == before
 
-    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    other = hold(sweep)
     try:  # a sweep still running in the folder
-        lock = {"pid": other.pid, "host": os.uname().nodename, "started": "now"}
-        (sweep / ".sweep.lock").write_text(json.dumps(lock))
         code, err = fake_cli(*first, "runtime.resume=true")
         assert code == 2 and f"another sweep is running in this folder (pid {other.pid} on" in one_error_line(err)
         assert {p: p.read_bytes() for p in sweep.rglob("*") if p.is_file() and p.name != ".sweep.lock"} == before
@@ -206,7 +204,7 @@ def test_a_second_sweep_into_the_same_folder_is_refused_and_overwrites_nothing(t
         other.kill()
         other.wait(timeout=30)
 
-    code, err = fake_cli(*first, "runtime.resume=true")  # the same sweep, its lock's owner gone: resumes
+    code, err = fake_cli(*first, "runtime.resume=true")  # the same sweep, its lock's holder killed: resumes
     assert code == 0 and "sweep: 2 jobs: 2 skipped" in err
     assert not (sweep / ".sweep.lock").exists()
 

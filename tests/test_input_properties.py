@@ -109,7 +109,7 @@ def test_a_row_with_more_or_fewer_fields_than_the_header_is_refused_at_its_line(
     rows = [[f"{r}.5", str(-r), str(r % 2)][: 3 + change] + [""] * max(change, 0) for r, change in enumerate(changes)]
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / ("t.csv.gz" if compressed else "t.csv")
-        with (gzip.open(path, "wt", newline="") if compressed else open(path, "w", newline="")) as handle:
+        with gzip.open(path, "wt", newline="") if compressed else open(path, "w", newline="") as handle:
             csv.writer(handle).writerows([header, *rows])
         config = table.DataConfig(suite="table", path=str(path), labels=["a"], tasks=1)
         ragged = [r for r, change in enumerate(changes) if change]

@@ -4,20 +4,23 @@ the folder holds.
 A Hydra callback (registered in conf/config.yaml), so it works whichever launcher runs
 the jobs. At the start of a multirun, before Hydra writes anything into the folder:
 
-- the sweep takes the folder's lock, `.sweep.lock` (its pid, host and start time); if
-  another running sweep holds it, this one is refused in one line with exit status 2;
+- the sweep takes the folder's lock, `.sweep.lock` (an flock held while the sweep's
+  process lives; the file names its pid, host and start time); if another running sweep
+  holds it, this one is refused in one line with exit status 2;
 - if the folder holds another sweep's results (its multirun.yaml records other task
   overrides; `runtime.*` keys aside, as they do not change results), the sweep is
   refused the same way, so nothing of the other sweep is overwritten. The same sweep
   again, e.g. with runtime.resume=true, is accepted.
 
-The lock is released at the end of the multirun. A lock left by a process that no
-longer runs on this host (a killed sweep) is taken over.
+The lock is released at the end of the multirun, and by the kernel when the process
+ends in any other way (a crash, kill -9): a file left by a killed sweep holds no lock,
+so the next sweep, a resume, takes it at once.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import fcntl
 import json
 import os
 import socket
@@ -55,62 +58,55 @@ class SweepLock(Callback):
         release(Path(str(config.hydra.sweep.dir)))
 
 
-def _me() -> dict:
-    return {"pid": os.getpid(), "host": socket.gethostname()}
+# The open lock files of this process's sweeps: the kernel holds each lock while its file
+# is open, and drops it when the process ends in any way (kill -9 included).
+HELD: dict[Path, int] = {}
 
 
-def _owner(lock: Path) -> dict | None:
+def _owner(fd: int) -> dict | None:
     try:
-        owner = json.loads(lock.read_text())
-        return owner if isinstance(owner, dict) and isinstance(owner.get("pid"), int) else None
+        owner = json.loads(os.pread(fd, 4096, 0))
+        return owner if isinstance(owner, dict) else None
     except (OSError, ValueError):
         return None
 
 
-def _running(owner: dict | None) -> bool:
-    """Whether the lock's owner may still run: unknown owners and other hosts count as running."""
-    if owner is None or owner.get("host") != socket.gethostname():
-        return True
-    if owner["pid"] == os.getpid():
-        return False  # this process's earlier sweep, ended without its end-of-sweep callback
-    try:
-        os.kill(owner["pid"], 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def acquire(folder: Path) -> None:
+    """Hold the folder's lock for this process, or a ConfigError naming the sweep that holds it."""
     folder.mkdir(parents=True, exist_ok=True)
     lock = folder / LOCK
-    for _ in range(2):
+    if folder in HELD:
+        release(folder)  # this process's earlier sweep, ended without its end-of-sweep callback
+    while True:
+        fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
         try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            owner = _owner(lock)
-            if _running(owner):
-                who = f"pid {owner['pid']} on {owner.get('host')}, since {owner.get('started')}" if owner else "unknown"
-                raise ConfigError(
-                    f"{folder}: another sweep is running in this folder ({who}); wait for it, choose another "
-                    f"hydra.sweep.dir, or delete {lock} if no sweep runs there"
-                ) from None
-            lock.unlink(missing_ok=True)  # its sweep was killed
-            continue
-        with os.fdopen(fd, "w") as handle:
-            json.dump({**_me(), "started": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}, handle)
-        return
-    raise ConfigError(
-        f"{folder}: another sweep took this folder's lock at the same time; choose another hydra.sweep.dir"
-    )
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = _owner(fd)
+            os.close(fd)
+            who = f"pid {owner.get('pid')} on {owner.get('host')}, since {owner.get('started')}" if owner else "unknown"
+            raise ConfigError(
+                f"{folder}: another sweep is running in this folder ({who}); wait for it, or choose another "
+                "hydra.sweep.dir"
+            ) from None
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(lock))
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # the file was replaced or removed by a sweep that just ended: lock the new one
+    os.ftruncate(fd, 0)
+    started = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": started}).encode(), 0)
+    HELD[folder] = fd
 
 
 def release(folder: Path) -> None:
-    lock = folder / LOCK
-    owner = _owner(lock)
-    if owner is not None and {k: owner.get(k) for k in ("pid", "host")} == _me():
-        lock.unlink(missing_ok=True)
+    fd = HELD.pop(folder, None)
+    if fd is not None:
+        (folder / LOCK).unlink(missing_ok=True)  # while still held, so no other sweep holds this file
+        os.close(fd)
 
 
 def result_overrides(overrides: list[str]) -> list[str]:
