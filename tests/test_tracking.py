@@ -6,15 +6,16 @@ import io
 import json
 import os
 import subprocess
+import sys
 
 import pytest
 from hydra.types import RunMode
 from omegaconf import OmegaConf
-from sweeps import ROOT, cli_command
+from sweeps import ROOT, TINY, cli_command
 
 from harness.config import TRACKERS, ConfigError, RunConfig, validate
 from harness.runs.runtime import progress_bar
-from harness.runs.tracking import BACKENDS, job_name, swept_keys, tracking_uri
+from harness.runs.tracking import BACKENDS, PROBE_SECONDS, check_reachable, job_name, swept_keys, tracking_uri
 from harness.runs.tracking.record import curve_series, final_metrics, flatten
 
 
@@ -155,3 +156,57 @@ def test_a_sweep_is_one_parent_run_with_a_child_run_per_job(tmp_path, monkeypatc
         assert 0 < child.data.metrics["test_auroc/stl/task1"] <= 1
         assert [a.path for a in client.list_artifacts(child.info.run_id)] == ["result.json"]
     assert [a.path for a in client.list_artifacts(parent.info.run_id)] == ["multirun.yaml"]
+
+
+def test_a_tracking_store_that_cannot_be_used_is_refused_in_one_line_naming_the_key(tmp_path):
+    import http.server
+    import socket
+    import threading
+    import time
+
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        refused = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    silent = socket.socket()  # accepts connections (the backlog), never answers
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)  # 501 to every GET
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    cases = {
+        refused: "Connection refused",
+        f"http://127.0.0.1:{silent.getsockname()[1]}": f"no answer within {PROBE_SECONDS:g} s",
+        f"http://127.0.0.1:{server.server_address[1]}": "it answered HTTP 501, not as a tracking server",
+        (blocked / "mlruns").as_uri(): "no folder can be made in",
+    }
+    try:
+        for uri, reason in cases.items():
+            begin = time.monotonic()
+            with pytest.raises(ConfigError) as error:
+                check_reachable(uri)
+            assert time.monotonic() - begin < 10
+            message = str(error.value)
+            assert message.startswith("runtime.tracking_uri=") and reason in message and "\n" not in message
+    finally:
+        server.shutdown()
+        silent.close()
+    check_reachable((tmp_path / "new" / "mlruns").as_uri())  # a folder that can be made
+    assert not (tmp_path / "new").exists()  # and is not made before the run
+
+
+@pytest.mark.slow
+def test_an_unreachable_tracking_server_refuses_the_run_before_it_trains(tmp_path):
+    import socket
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        uri = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "harness.run", *TINY, "runtime.tracking=mlflow", f"runtime.tracking_uri={uri}"]
+    command.append(f"hydra.run.dir={out}")
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.strip().startswith(
+        f"error: runtime.tracking_uri='{uri}' cannot be used"
+    )
+    assert len(done.stderr.strip().splitlines()) == 1 and not out.exists()

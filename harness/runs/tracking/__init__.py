@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from harness.config import ConfigError
+from harness.config.errors import excerpt
 from harness.runs.results import RESULT_FILE, UnreadableResult, read_result
 from harness.runs.tracking.record import JobRecord, job_record
 
@@ -29,6 +33,8 @@ DEFAULT_EXPERIMENT = "mtl-harness"
 # The report's files that the sweep's run keeps when `harness.report` wrote them into SWEEP/report/.
 REPORT_FILES = ("REPORT.md", "*.png")
 MAX_NAME_CHARS = 250
+# How long the store may take to answer before a run is refused (a client would retry for minutes).
+PROBE_SECONDS = 5.0
 
 
 class Backend(Protocol):
@@ -57,6 +63,52 @@ def tracking_uri(config: DictConfig) -> str:
         key = "hydra.sweep.dir" if OmegaConf.select(config, "hydra.mode") == RunMode.MULTIRUN else "hydra.run.dir"
         given = str(Path(str(OmegaConf.select(config, key))).parent / "mlruns")
     return (cwd / Path(given).expanduser()).resolve().as_uri()
+
+
+def check_reachable(uri: str) -> None:
+    """A one-line ConfigError naming runtime.tracking_uri unless its store can be used: a
+    server that answers the tracking API within PROBE_SECONDS, or a folder that can be written."""
+    import tempfile
+    import urllib.error
+    import urllib.request
+
+    parsed = urlparse(uri)
+    try:
+        if parsed.scheme in ("http", "https"):
+            probe = uri.rstrip("/") + "/api/2.0/mlflow/experiments/search?max_results=1"
+            try:
+                urllib.request.urlopen(probe, timeout=PROBE_SECONDS).close()
+            except urllib.error.HTTPError as error:
+                if error.code not in (401, 403):  # a server that wants credentials the client has
+                    raise OSError(f"it answered HTTP {error.code}, not as a tracking server") from None
+            except urllib.error.URLError as error:
+                raise error.reason if isinstance(error.reason, OSError) else OSError(str(error.reason)) from None
+        elif parsed.scheme == "file":
+            folder = Path(url2pathname(parsed.path))
+            existing = next(p for p in (folder, *folder.parents) if p.exists())
+            try:
+                tempfile.TemporaryDirectory(dir=existing).cleanup()  # where the store's folders will be made
+            except OSError:
+                raise OSError(f"no folder can be made in {existing}") from None
+    except (OSError, ValueError) as error:
+        reason = f"no answer within {PROBE_SECONDS:g} s" if isinstance(error, TimeoutError) else str(error)
+        fix = "give a writable folder" if parsed.scheme == "file" else "start the tracking server, correct the URI"
+        raise ConfigError(
+            f"runtime.tracking_uri={excerpt(uri)} cannot be used: {excerpt(reason, 80)}; {fix}, "
+            "or set runtime.tracking=none"
+        ) from None
+
+
+def refuse_unreachable(config: DictConfig) -> None:
+    """Before anything runs or is written: one line and exit status 2 if the store cannot be reached.
+
+    SystemExit: Hydra turns a callback's exceptions into warnings and goes on.
+    """
+    try:
+        check_reachable(tracking_uri(config))
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
 
 
 def experiment_name(config: DictConfig) -> str:
@@ -96,8 +148,12 @@ class TrackingCallback(Callback):
         name = str(OmegaConf.select(config, "runtime.tracking", default="none"))
         return make_backend(name, tracking_uri(config)) if name in BACKENDS else None
 
+    def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if str(OmegaConf.select(config, "runtime.tracking", default="none")) in BACKENDS:
+            refuse_unreachable(config)
+
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        from harness.config import ConfigError, from_omegaconf
+        from harness.config import from_omegaconf
 
         if str(OmegaConf.select(config, "runtime.tracking", default="none")) not in BACKENDS:
             return
@@ -105,6 +161,7 @@ class TrackingCallback(Callback):
             from_omegaconf(config)  # a bad value ends the sweep before any job: no run to open
         except ConfigError:
             return
+        refuse_unreachable(config)
         backend = self._backend(config)
         self.started = time.time()
         sweep_dir = Path(str(config.hydra.sweep.dir))
