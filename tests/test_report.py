@@ -1,7 +1,12 @@
 """The report command: arguments checked first, nothing created on failure, any sweep reported."""
 
+import html
+import re
+
 import pytest
 from fake_results import payload, write
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from harness.analysis import style
 from harness.analysis.common import gate
@@ -108,3 +113,26 @@ def test_the_analysis_never_imports_jax_or_the_trainer():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr[-500:]
+
+
+NAMES = st.text(alphabet=st.sampled_from(list("ab |<>&`*_[]#!\\/\n\"'")), min_size=1, max_size=12)
+
+
+@settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(NAMES, min_size=3, max_size=3))
+def test_task_names_with_markdown_or_html_characters_are_shown_as_written_in_the_report(tmp_path_factory, names):
+    """A name never adds a table cell or a line, and never becomes markup or HTML."""
+    run = RunConfig(arms=["mtl", "stl"])
+    run.data.tasks, run.train.seeds, run.train.steps, run.train.eval_every = 3, 3, 20, 10
+    folder = tmp_path_factory.mktemp("names")
+    write(folder / "sweep", 0, payload(run) | {"task_names": names})
+    text = write_report([folder / "sweep"], folder / "out")[0].read_text()
+    table = text.split("| point | task | ", 1)[1].split("\n\n", 1)[0].splitlines()[2:]
+    rows = [line for line in table if line.startswith("| all | ")]
+    assert len(rows) == len(table) == 3
+    for row, name in zip(rows, names, strict=True):
+        cells = re.split(r"(?<!\\)\|", row)[1:-1]
+        assert len(cells) == 7  # point, task, two arms' two metrics, the gain
+        shown = re.sub(r"\\(.)", r"\1", html.unescape(cells[1].strip()))
+        assert shown == " ".join(name.splitlines()).strip()
+    assert "<" not in text.split("## ", 1)[1].replace("&lt;", "")

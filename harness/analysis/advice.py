@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from harness.analysis import style, verdict
+from harness.analysis.markdown import escape
 from harness.analysis.stats import mean_ci
 
 ADVICE_SCHEMA_VERSION = 1
@@ -163,10 +164,10 @@ def markdown(advice: dict, figure: str, seconds: float) -> str:
     lines += ["|---" * (1 + 2 * len(options)) + "|"]
     for task, per in advice["tasks"].items():
         cells = [f"{fmt(per[o]['test_bce'])} | {fmt(per[o]['test_auroc'])}" for o in options]
-        lines.append(f"| {task} | " + " | ".join(cells) + " |")
+        lines.append(f"| {escape(task)} | " + " | ".join(cells) + " |")
     lines += ["", "| option | groups | networks | parameters | beaten by |", "|---|---|---|---|---|"]
     for o, info in advice["options"].items():
-        groups = " \\| ".join(", ".join(g) for g in info["groups"])
+        groups = " \\| ".join(", ".join(map(escape, g)) for g in info["groups"])
         lines.append(
             f"| {o} | {groups} | {info['networks']} | {info['params']} | {', '.join(info['beaten_by']) or '-'} |"
         )

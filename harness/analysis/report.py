@@ -14,6 +14,7 @@ import pandas as pd
 
 from harness.analysis.collect import CollectError, Collection, collect, write_table
 from harness.analysis.common import ci_row
+from harness.analysis.markdown import escape
 from harness.analysis.registry import Section, declared, load_studies
 from harness.analysis.stats import POWER
 from harness.analysis.sweep import analyse_sweep
@@ -96,7 +97,7 @@ def summary_table(summary: pd.DataFrame) -> str:
     header = [*keys, "gain, test log loss (nats)", "Delta_m (%)", "seeds"]
     rows = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for _, r in summary.iterrows():
-        cells = [f"{r[k]:g}" if isinstance(r[k], int | float) else str(r[k]) for k in keys]
+        cells = [f"{r[k]:g}" if isinstance(r[k], int | float) else escape(r[k]) for k in keys]
         cells += [ci_row(r, "gain", 4), ci_row(r, "delta_m", 2), str(int(r["seeds"]))]
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
@@ -144,12 +145,12 @@ def write_report(
         for c in collections
     )
     lines = [f"# {title}", "", *(preamble or [])]
-    lines += [f"- **Not reported** (no usable results): {text}." for text in unusable]
+    lines += [f"- **Not reported** (no usable results): {escape(text)}." for text in unusable]
     lines += [
         f"- Machine: {machine(collections)}.",
         f"- Jobs: {sum(len(c.jobs) for c in collections)} usable; "
         f"compile + train time inside jobs {job_seconds:.0f} s.",
-        f"- Sweeps: {', '.join(f'`{c.root}`' for c in collections)}; tidy tables in `tables/`.",
+        f"- Sweeps: {', '.join(escape(c.root) for c in collections)}; tidy tables in `tables/`.",
         f"- Verdicts: {tally([v.outcome for s in sections for v in s.verdicts])} (words defined below the table).",
         "",
         "## Verdicts",
@@ -167,7 +168,7 @@ def write_report(
     problems = [(c.root.name, p) for c in collections for p in c.problems]
     if problems:
         lines += ["## Jobs left out", "", "| sweep | job | kind | detail |", "| --- | --- | --- | --- |"]
-        lines += [f"| {root} | {p.job} | {p.kind} | {p.detail} |" for root, p in problems]
+        lines += [f"| {escape(root)} | {p.job} | {p.kind} | {escape(p.detail)} |" for root, p in problems]
     report = out / "REPORT.md"
     report.write_text("\n".join(lines).rstrip() + "\n")
     return report, collections

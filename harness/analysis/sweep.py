@@ -14,6 +14,7 @@ import pandas as pd
 from harness.analysis import style
 from harness.analysis.collect import Collection
 from harness.analysis.common import gate, held_equal, point_summary
+from harness.analysis.markdown import escape
 from harness.analysis.registry import Section
 from harness.analysis.stats import gain_per_seed, paired, summarize
 from harness.analysis.verdict import Criterion, fmt, verdicts
@@ -25,7 +26,7 @@ IGNORED = ("arms", "train.seed", "data.seed", "study")
 def point_name(keys: list[str], values) -> str:
     values = values if isinstance(values, tuple) else (values,)
     return ", ".join(
-        f"{k}={v:g}" if isinstance(v, int | float) else f"{k}={v}" for k, v in zip(keys, values, strict=True)
+        f"{k}={v:g}" if isinstance(v, int | float) else f"{k}={escape(v)}" for k, v in zip(keys, values, strict=True)
     )
 
 
@@ -110,7 +111,7 @@ def task_tables(values: pd.DataFrame, by_task: pd.DataFrame, keys: list[str], ar
     gains = by_task.set_index([*keys, "task"])
     for idx, name in values.drop_duplicates([*keys, "task"]).set_index([*keys, "task"])["task_name"].items():
         point = point_name(keys, idx[:-1]) if keys != ["point"] else "all"
-        row = [point, str(name)]
+        row = [point, escape(name)]
         for arm in arms:
             for metric in ("test_bce", "test_auroc"):
                 key = (*idx, arm, metric)
