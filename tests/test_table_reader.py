@@ -177,3 +177,26 @@ def test_a_zip_of_several_files_is_refused(tmp_path):
         archive.writestr("two.csv", "f1,a\n1,0\n")
     with pytest.raises(ConfigError, match=r"t\.csv\.zip: a \.zip must hold exactly one CSV file; it holds 2"):
         table.load(cfg(packed))
+
+
+def test_held_out_rows_that_repeat_a_training_row_are_counted_warned_about_and_refused_beyond_the_limit(
+    tmp_path, caplog
+):
+    rows = [f"{i * 0.5},{i % 7},{i % 2},{(i // 2) % 2}" for i in range(ROWS)]
+    path = tmp_path / "repeated.csv"
+    path.write_text("f1,f2,a,b\n" + "\n".join(rows + rows[:1]) + "\n")  # one row twice
+    run = cfg(path)
+    parsed = table.load(run)
+    train, val, test = table.split_rows(run, parsed, 0)
+    held = np.concatenate([val, test])
+    twice = {0, ROWS}  # the file rows of the repeated row
+    expected = int(len(twice & set(held.tolist())) == 1)  # one copy held out, the other trained on
+    assert table.duplicates(parsed, train, held) == expected
+    path.write_text("f1,f2,a,b\n" + "\n".join(rows + rows) + "\n")  # every row twice: about half repeat
+    run = cfg(path)
+    with pytest.raises(ConfigError, match=r"repeated\.csv: \d+ of the 40 validation and test rows of data seed \d "):
+        table.readable(run, 2)
+    run.max_duplicates = 1.0
+    with caplog.at_level("WARNING"):
+        table.readable(run, 2)  # allowed, and still said
+    assert "have the feature values of a training row, so their scores are optimistic" in caplog.text

@@ -153,6 +153,7 @@ def _check_splits(d: DataConfig) -> None:
     check(0.0 <= d.blank < 1.0, "data.blank", d.blank, "a probability in [0, 1)")
     check(0.0 < d.val_fraction < 1.0, "data.val_fraction", d.val_fraction, "a fraction in (0, 1)")
     check(0.0 < d.test_fraction < 1.0, "data.test_fraction", d.test_fraction, "a fraction in (0, 1)")
+    check(0.0 <= d.max_duplicates <= 1.0, "data.max_duplicates", d.max_duplicates, "a fraction in [0, 1]")
     held_out = d.val_fraction + d.test_fraction
     check(held_out < 1.0, "data.test_fraction", d.test_fraction, f"< 1 - data.val_fraction={d.val_fraction}")
 

@@ -76,6 +76,9 @@ class DataConfig:
     path: str | None = None
     labels: list[str] | None = None
     features: list[str] | None = None
+    # table: the largest share of validation and test rows whose features equal a training
+    # row's (an optimistic test score); any is a warning, more is an error; 1 allows all.
+    max_duplicates: float = 0.05
 
     @property
     def task_sizes(self) -> list[int]:

@@ -387,12 +387,48 @@ def split_rows(cfg: DataConfig, table: Table, seed: int) -> tuple[np.ndarray, np
     return train, val, test
 
 
+def _row_keys(x: np.ndarray) -> np.ndarray:
+    """Each row's values as one comparable item (-0.0 and 0.0 alike)."""
+    rows = np.ascontiguousarray(x + 0.0)
+    return rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
+
+
+def duplicates(table: Table, train: np.ndarray, held: np.ndarray) -> int:
+    """Held-out rows whose feature values equal a training row's: the model may have seen them."""
+    return int(np.isin(_row_keys(table.x[held]), _row_keys(table.x[train])).sum())
+
+
+def check_duplicates(cfg: DataConfig, table: Table, seeds: range) -> None:
+    """A warning for held-out rows that repeat a training row, a ConfigError beyond data.max_duplicates."""
+    worst = (0, 1, seeds.start)  # (repeated, held-out rows, data seed)
+    for seed in seeds:
+        train, val, test = split_rows(cfg, table, seed)
+        held = np.concatenate([val, test])
+        count = duplicates(table, train, held)
+        worst = max(worst, (count, len(held), seed), key=lambda w: w[0] / w[1])
+    count, held, seed = worst
+    if not count:
+        return
+    what = (
+        f"{cfg.path}: {count} of the {held} validation and test rows of data seed {seed} ({count / held:.1%}) "
+        "have the feature values of a training row, so their scores are optimistic"
+    )
+    if count / held > cfg.max_duplicates:
+        raise ConfigError(
+            f"{what}; more than data.max_duplicates={cfg.max_duplicates:g}: remove the repeated rows, or raise "
+            "data.max_duplicates (1 allows all)"
+        )
+    log.warning(what)
+
+
 def readable(cfg: DataConfig, replicates: int) -> Table:
     """What `make` would refuse for any of the replicates' data seeds, without building them."""
     parsed = load(cfg)
-    for seed in range(cfg.seed, cfg.seed + replicates):
+    seeds = range(cfg.seed, cfg.seed + replicates)
+    for seed in seeds:
         train, _, _ = split_rows(cfg, parsed, seed)
         budget(cfg, parsed.observed[train], np.random.default_rng([seed, 1]))
+    check_duplicates(cfg, parsed, seeds)
     return parsed
 
 
