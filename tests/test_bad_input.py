@@ -14,7 +14,7 @@ import pytest
 from sweeps import CONF_DIR, SMALL_RUN, hold
 
 from harness.config import ConfigError, DataConfig, from_omegaconf
-from harness.data import features_used, make_dataset, table
+from harness.data import features_used, make_dataset, suite_of, table
 from harness.runs import preflight, sweep_lock
 from harness.train.metrics import DIVERGED_BCE, divergence
 
@@ -322,3 +322,34 @@ def test_resume_reruns_a_job_whose_result_cannot_be_read(tmp_path, damage):
         with open(path, "wb") as handle:  # sparse: no disk used
             handle.truncate(MAX_RESULT_BYTES + 1)
     assert not resume.completed(tmp_path, from_omegaconf({}))
+
+
+@pytest.mark.parametrize("suite", ["synthetic", "features"])
+def test_the_memory_estimate_covers_generating_the_data(monkeypatch, suite):
+    """Generating many tasks holds far more than the data it returns: the estimate counts it,
+    within a factor of 4 of the measured peak, and a machine too small for it refuses the job."""
+    import tracemalloc
+
+    run = compose(f"data={suite}", "data.tasks=1500", "train.seeds=1")
+    size = suite_of(run.data).size(run.data)
+    tracemalloc.start()
+    make_dataset(run.data, 0)
+    data, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert (peak - data) / 4 < size.generation < 4 * (peak - data)
+    have = size.generation  # room for the generation alone, not for the data and networks as well
+    monkeypatch.setattr(preflight, "available_memory", lambda: have)
+    with pytest.raises(ConfigError, match="while generating a replicate's data; lower train.seeds or these sizes"):
+        preflight.check(run)
+
+
+def test_scores_computed_in_chunks_of_rows_equal_those_computed_at_once(monkeypatch):
+    from harness.data import features, suite, synthetic
+
+    run = compose("data.tasks=4")
+    x = np.random.default_rng(0).standard_normal((300, run.data.dim))
+    whole = [synthetic.score(synthetic.family(run.data, 0), x), features.parts(features.family(run.data, 0), x)]
+    monkeypatch.setattr(suite, "CHUNK_VALUES", 64)  # a few rows per chunk
+    chunked = [synthetic.score(synthetic.family(run.data, 0), x), features.parts(features.family(run.data, 0), x)]
+    for a, b in zip(whole, chunked, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)

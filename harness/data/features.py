@@ -31,8 +31,8 @@ import numpy as np
 
 from harness.config import DataConfig, check
 from harness.data.base import Dataset
-from harness.data.suite import Suite, generated_size
-from harness.data.synthetic import REFERENCE, REFERENCE_ROWS, draw, noisy_labels, probit_logits
+from harness.data.suite import Suite, by_rows, generated_size
+from harness.data.synthetic import REFERENCE, REFERENCE_ROWS, draw, generation_bytes, noisy_labels, probit_logits
 
 # Random streams beside the directions family's (whose inputs, noise and mask streams this one uses).
 SHARED, OWN = 7, 8
@@ -62,13 +62,16 @@ def shared_directions(seed: int, dim: int, count: int) -> np.ndarray:
     return q * np.sign(np.diag(r))
 
 
-def parts(t: Features, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The shared part v_k . h(x) and the own part c_k . g_k(x), each [n, K], in float64."""
-    x = np.asarray(x, np.float64)
+def parts(t: Features, x: np.ndarray) -> np.ndarray:
+    """The shared part v_k . h(x) and the own part c_k . g_k(x), [2, n, K], in float64."""
+    return by_rows(lambda rows: _parts(t, np.asarray(rows, np.float64)), x, t.a.shape[1] + 2 * t.b.shape[1], axis=1)
+
+
+def _parts(t: Features, x: np.ndarray) -> np.ndarray:
     tasks, own = t.c.shape
     shared = phi(x @ t.a) @ t.v
     mine = (phi(x @ t.b).reshape(len(x), tasks, own) * t.c).sum(-1)
-    return shared, mine
+    return np.stack([shared, mine])
 
 
 def score(t: Features, x: np.ndarray) -> np.ndarray:
@@ -100,7 +103,7 @@ def family(cfg: DataConfig, seed: int) -> Features:
         noise=cfg.noise * np.exp(cfg.noise_spread * np.array(spread)),
     )
     reference = np.random.default_rng([seed, REFERENCE]).standard_normal((REFERENCE_ROWS, dim))
-    sd = np.stack(parts(tasks, reference)).std(axis=1)
+    sd = parts(tasks, reference).std(axis=1)
     tasks = tasks._replace(scale=np.where(sd > 0, sd, 1.0))  # no own features: that part is 0
     return tasks._replace(threshold=np.median(score(tasks, reference), axis=0))
 
@@ -128,7 +131,7 @@ def check_keys(d: DataConfig) -> None:
 SUITE = Suite(
     make=make,
     task_names=lambda d: [f"task{k}" for k in range(d.tasks)],
-    size=lambda d: generated_size(d, d.dim, f"data.dim={d.dim}"),
+    size=lambda d: generated_size(d, d.dim, f"data.dim={d.dim}", generation_bytes(d, d.own_features + 1, 5)),
     title="shared-feature tasks",
     check=check_keys,
     posterior=posterior_logits,

@@ -17,21 +17,37 @@ import numpy as np
 from harness.config import DataConfig
 from harness.data.base import Dataset
 
+# float64 values a generator's temporaries hold at once (16 MiB): scores are computed in
+# chunks of rows this size, so that a family of many tasks does not need rows x tasks x
+# features at a time.
+CHUNK_VALUES = 2**21
+
 
 class Size(NamedTuple):
     """A job's data, for the memory estimate: rows of every split, input values per row,
-    validation and test rows, and the keys (or file) that set them, for the error."""
+    validation and test rows, the keys (or file) that set them, for the error, and the
+    bytes that generating one replicate's data holds at its peak beyond the data itself."""
 
     rows: int
     inputs: int
     held_out: int
     keys: str
+    generation: int = 0
 
 
-def generated_size(cfg: DataConfig, inputs: int, input_key: str) -> Size:
+def generated_size(cfg: DataConfig, inputs: int, input_key: str, generation: int = 0) -> Size:
     """The size of a generated suite: a pool of data.pool rows and fixed held-out splits."""
     keys = f"data.pool={cfg.pool}, data.n_val={cfg.n_val}, data.n_test={cfg.n_test}, {input_key}"
-    return Size(cfg.pool + cfg.n_val + cfg.n_test, inputs, cfg.n_val + cfg.n_test, keys)
+    return Size(cfg.pool + cfg.n_val + cfg.n_test, inputs, cfg.n_val + cfg.n_test, keys, generation)
+
+
+def by_rows(score: Callable[[np.ndarray], np.ndarray], x: np.ndarray, width: int, axis: int = 0) -> np.ndarray:
+    """`score(x)`, computed over chunks of x's rows whose temporaries hold `width` values per row
+    and about CHUNK_VALUES in all; the results joined along `axis` (their row axis)."""
+    step = max(1, CHUNK_VALUES // max(width, 1))
+    if len(x) <= step:
+        return score(x)
+    return np.concatenate([score(x[i : i + step]) for i in range(0, len(x), step)], axis=axis)
 
 
 def _no_check(cfg: DataConfig) -> None:

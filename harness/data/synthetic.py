@@ -38,7 +38,7 @@ from scipy.special import log_ndtr
 
 from harness.config import DataConfig, check
 from harness.data.base import Dataset, label_mask
-from harness.data.suite import Suite, generated_size
+from harness.data.suite import CHUNK_VALUES, Suite, by_rows, generated_size
 
 # Random streams, each np.random.default_rng([seed, stream, ...]); none depends on the task count.
 LINK, BASIS, MASK, TASK, REFERENCE, INPUTS, NOISE = range(7)
@@ -119,7 +119,10 @@ def family(cfg: DataConfig, seed: int) -> Family:
 
 def score(f: Family, x: np.ndarray) -> np.ndarray:
     """Noiseless scores s_k(x) [n, K] of inputs [n, dim], in float64."""
-    x = np.asarray(x, np.float64)
+    return by_rows(lambda rows: _score(f, np.asarray(rows, np.float64)), x, f.own.shape[1] + f.w.shape[1])
+
+
+def _score(f: Family, x: np.ndarray) -> np.ndarray:
     z = x @ f.w
     shared = z + np.sin(f.alpha * z[..., None] + f.beta).sum(-1)
     if not f.specific:  # half the cost of a default draw
@@ -176,6 +179,17 @@ def make(cfg: DataConfig, seed: int) -> Dataset:
     return draw(cfg, seed, lambda split, x: labels(f, seed, split, x))
 
 
+def generation_bytes(cfg: DataConfig, per_task: int, reference_copies: int = 2) -> int:
+    """The peak of generating one replicate of a family whose tasks have `per_task` directions
+    each, in float64: the directions as drawn and orthogonalised (three copies), the reference
+    sample's scores and their median (`reference_copies`), a split's scores and noise draws (three), and one
+    chunk of scoring temporaries (six). tests/test_bad_input.py compares it with the measured peak."""
+    directions = 3 * cfg.dim * cfg.tasks * per_task
+    rows = max(REFERENCE_ROWS, cfg.pool, cfg.n_val, cfg.n_test)
+    scores = max(reference_copies * REFERENCE_ROWS, 3 * max(cfg.pool, cfg.n_val, cfg.n_test)) * cfg.tasks
+    return 8 * (directions + scores + 6 * min(CHUNK_VALUES, rows * cfg.tasks * per_task))
+
+
 def check_keys(d: DataConfig) -> None:
     """Room for the shared directions and one direction of each task's own."""
     bound = f">= data.task_groups + 2 = {d.task_groups + 2}"
@@ -185,7 +199,7 @@ def check_keys(d: DataConfig) -> None:
 SUITE = Suite(
     make=make,
     task_names=lambda d: [f"task{k}" for k in range(d.tasks)],
-    size=lambda d: generated_size(d, d.dim, f"data.dim={d.dim}"),
+    size=lambda d: generated_size(d, d.dim, f"data.dim={d.dim}", generation_bytes(d, 1 + d.sinusoids)),
     title="synthetic tasks",
     check=check_keys,
     posterior=posterior_logits,

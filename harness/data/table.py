@@ -28,12 +28,8 @@ and the problem, quoting at most a short excerpt of a cell or name.
 
 from __future__ import annotations
 
-import csv
-import errno
-import io
 import logging
 import os
-import stat
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -43,6 +39,7 @@ from harness.config import ConfigError, DataConfig, check
 from harness.config.errors import excerpt
 from harness.data.base import Dataset, task_sizes
 from harness.data.suite import Size, Suite
+from harness.data.table_file import check_file, check_types, read_frame
 
 TRUE = {"1", "1.0", "true", "yes"}
 FALSE = {"0", "0.0", "false", "no"}
@@ -60,147 +57,6 @@ class Table(NamedTuple):
     observed: np.ndarray  # [n, K] bool
     features: tuple[str, ...]
     excluded: tuple[str, ...] = ()  # columns automatic selection left out (no number in them)
-
-
-def check_file(path: str) -> None:
-    """A ConfigError unless `path` is a readable regular file, saying what it is instead."""
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        broken = os.path.islink(path)
-        raise ConfigError(f"{path}: {'a broken symlink' if broken else 'file not found'} (data.path)") from None
-    except OSError as error:
-        what = "a symlink loop" if error.errno == errno.ELOOP else f"cannot be opened: {error.strerror}"
-        raise ConfigError(f"{path}: {what} (data.path)") from None
-    if stat.S_ISDIR(mode):
-        raise ConfigError(f"{path}: is a folder, not a file (data.path)")
-    if not stat.S_ISREG(mode):
-        raise ConfigError(f"{path}: is not a regular file (data.path)")
-    if not os.access(path, os.R_OK):
-        raise ConfigError(f"{path}: not readable (permission denied) (data.path)")
-
-
-# A CSV's compression, from its suffix, as pandas infers it.
-COMPRESSED = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zip": "zip", ".zst": "zstd", ".zstd": "zstd"}
-
-
-def _text(path: str):
-    """The CSV's text (decompressed as pandas would read it), for the harness's own header and row checks."""
-    suffix = os.path.splitext(path.lower())[1]
-    kind = COMPRESSED.get(suffix)
-    text = {"encoding": "utf-8-sig", "newline": ""}
-    if kind is None:
-        return open(path, **text)
-    if kind == "gzip":
-        import gzip
-
-        return gzip.open(path, "rt", **text)
-    if kind == "bz2":
-        import bz2
-
-        return bz2.open(path, "rt", **text)
-    if kind == "xz":
-        import lzma
-
-        return lzma.open(path, "rt", **text)
-    if kind == "zip":
-        import zipfile
-
-        archive = zipfile.ZipFile(path)
-        members = [m for m in archive.namelist() if not m.endswith("/")]
-        if len(members) != 1:
-            raise ConfigError(f"{path}: a .zip must hold exactly one CSV file; it holds {len(members)}")
-        return io.TextIOWrapper(archive.open(members[0]), **text)
-    try:
-        import zstandard
-    except ImportError:
-        raise ConfigError(
-            f"{path}: a zstd-compressed CSV needs the zstandard package (pip install zstandard); or decompress it"
-        ) from None
-    return io.TextIOWrapper(zstandard.open(path, "rb"), **text)
-
-
-def _records(handle):
-    """A CSV reader over the text, as pandas splits it (spaces after a comma skipped)."""
-    return csv.reader(handle, skipinitialspace=True)
-
-
-def _rows(reader):
-    """The records that are not blank (pandas skips empty and space-only lines)."""
-    return (row for row in reader if row not in ([], [""]))
-
-
-def _header(path: str, parquet: bool) -> list[str]:
-    """The column names as the file spells them; pandas would rename a duplicate (a -> a.1).
-
-    Like pandas, the header is the first line that is not blank (empty or spaces only).
-    """
-    if parquet:
-        import pyarrow.parquet as pq
-
-        return list(pq.read_schema(path).names)
-    with _text(path) as handle:
-        return [name.strip() for name in next(_rows(_records(handle)), [])]
-
-
-def _widths(path: str, fields: int) -> None:
-    """Every record has the header's number of fields.
-
-    pandas reads one field more on every row (a trailing comma) as an index column, which
-    shifts every column by one, and fills a row with too few fields with missing values.
-    """
-    with _text(path) as handle:
-        reader = _records(handle)
-        rows = _rows(reader)
-        next(rows, None)  # the header
-        for row in rows:
-            if len(row) != fields:
-                hint = " (a trailing comma?)" if len(row) == fields + 1 and row[-1] == "" else ""
-                raise ConfigError(
-                    f"{path}: line {reader.line_num} has {len(row)} fields, the header {fields}{hint}; "
-                    "every row needs one field per column"
-                )
-
-
-def _read(path: str):
-    import pandas as pd
-
-    parquet = path.lower().endswith((".parquet", ".pq"))
-    try:
-        header = _header(path, parquet)
-        if not header:
-            raise ConfigError(f"{path}: the file is empty")
-        _distinct(path, header)
-        if not parquet:
-            _widths(path, len(header))
-        # Every CSV cell as text: the reader, not pandas' type guess, decides what is a number.
-        compression = COMPRESSED.get(os.path.splitext(path.lower())[1])
-        frame = (
-            pd.read_parquet(path)
-            if parquet
-            else pd.read_csv(path, skipinitialspace=True, dtype=str, compression=compression or "infer")
-        )
-    except ConfigError:
-        raise
-    except Exception as error:  # noqa: BLE001 - any reader failure is a bad file
-        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ConfigError(f"{path}: cannot be read as a table: {excerpt(detail, 120)}") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return frame
-
-
-def _distinct(path: str, header: list[str]) -> None:
-    """Every column named, each name once (pandas would name the first 'Unnamed: 0')."""
-    if "" in header:
-        raise ConfigError(f"{path}: column {header.index('') + 1} of the header has no name")
-    seen, repeated = set(), []
-    for name in header:
-        if name in seen and name not in repeated:
-            repeated.append(name)
-        seen.add(name)
-    if repeated:
-        names = ", ".join(excerpt(name) for name in repeated[:5])
-        raise ConfigError(f"{path}: column names appear more than once: {names}; every column needs its own name")
 
 
 def _columns(frame) -> str:
@@ -257,39 +113,6 @@ def _numbers(path: str, name: str, column) -> np.ndarray:
     return values
 
 
-def _foreign_type(column) -> str | None:
-    """The dtype of a column that holds neither numbers nor text (a Parquet file's datetime,
-    timedelta, category, interval or nested column), or None.
-
-    pandas would turn a datetime or timedelta into its nanoseconds and a category into its
-    codes: a number the file never held.
-    """
-    import pandas as pd
-    from pandas.api import types
-
-    dtype = column.dtype
-    if isinstance(dtype, pd.CategoricalDtype):
-        return "category"
-    if types.is_bool_dtype(dtype) or (types.is_numeric_dtype(dtype) and not types.is_complex_dtype(dtype)):
-        return None
-    if types.is_string_dtype(dtype):
-        if column.dropna().map(lambda v: isinstance(v, str)).all():
-            return None  # text, as every CSV cell is: parsed as numbers where it holds them
-        return "nested or binary"
-    return str(dtype)
-
-
-def _typed(path: str, frame, names) -> None:
-    """A ConfigError for the first feature column whose type is not a number or text."""
-    for name in names:
-        kind = _foreign_type(frame[name])
-        if kind is not None:
-            raise ConfigError(
-                f"{path}: column {excerpt(name)} (feature) is a {excerpt(kind)} column, not numbers; convert it "
-                "to numbers in the file, or list the feature columns without it in data.features"
-            )
-
-
 def _automatic_features(frame, labels: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Every non-label column that holds a number, and the columns without any (left out).
 
@@ -306,7 +129,7 @@ def _automatic_features(frame, labels: tuple[str, ...]) -> tuple[tuple[str, ...]
 @lru_cache(maxsize=4)
 def _load(path: str, stamp: float, labels: tuple[str, ...], features: tuple[str, ...] | None) -> Table:
     """The parsed file; `stamp` (its modification time) makes an edited file be read again."""
-    frame = _read(path)
+    frame = read_frame(path)
     if frame.shape[0] == 0:
         raise ConfigError(f"{path}: the file has no data rows")
     for key, names in (("data.labels", labels), ("data.features", features or ())):
@@ -315,7 +138,7 @@ def _load(path: str, stamp: float, labels: tuple[str, ...], features: tuple[str,
                 raise ConfigError(
                     f"{path}: column {excerpt(name)} ({key}) is not in the file; its columns: {_columns(frame)}"
                 )
-    _typed(path, frame, features if features is not None else [c for c in frame.columns if c not in labels])
+    check_types(path, frame, features if features is not None else [c for c in frame.columns if c not in labels])
     excluded: tuple[str, ...] = ()
     if features is None:
         features, excluded = _automatic_features(frame, labels)

@@ -16,9 +16,10 @@ from harness.data import suite_of
 from harness.data.suite import Size
 from harness.runs.runtime import cache_folder
 
-# The estimate is a lower bound: float32 inputs and labels, and per network three copies
-# of its parameters (weights, gradient, optimiser moment) and one layer's activations on
-# the validation and test rows. A job that needs more than the machine has cannot run.
+# The estimate is a lower bound: float32 inputs and labels, per network three copies of
+# its parameters (weights, gradient, optimiser moment) and one layer's activations on the
+# validation and test rows, and what generating one replicate's data holds at its peak
+# (the suite's Size.generation). A job that needs more than the machine has cannot run.
 BYTES = 4
 PARAMETER_COPIES = 3
 
@@ -52,14 +53,15 @@ def check_memory(run: RunConfig, size: Size) -> None:
     seeds = run.train.seeds
     data = size.rows * (size.inputs + run.data.tasks) * BYTES
     nets = network_bytes(run, size.inputs, size.held_out)
-    need, have = seeds * (data + nets), available_memory()
+    need, have = seeds * (data + nets) + size.generation, available_memory()
     if need > have:
         m = run.model
         net_keys = f"model.width={m.width}, model.depth={m.depth}, arms={','.join(run.arms)}"
+        making = f", and {_size(size.generation)} while generating a replicate's data" if size.generation else ""
         raise ConfigError(
             f"a job needs at least {_size(need)} of memory, more than this machine's {_size(have)}: "
             f"train.seeds={seeds} replicates of {_size(data)} data ({size.keys}, data.tasks={run.data.tasks}) "
-            f"and {_size(nets)} networks ({net_keys}); lower train.seeds or these sizes"
+            f"and {_size(nets)} networks ({net_keys}){making}; lower train.seeds or these sizes"
         )
 
 
