@@ -233,8 +233,9 @@ def test_a_result_that_cannot_be_written_names_the_file_and_the_sweep_ends_with_
     code, err = fake_cli("-m", "train.lr=0.001,0.002,0.003", f"hydra.sweep.dir={sweep}", full_disk="result")
     assert code == 1
     assert f"error: cannot write {sweep / '1' / RESULT_FILE}: No space left on device" in err
-    assert "sweep: 3 jobs: 2 ok, 1 no result" in err
-    assert not list(sweep.rglob("*.tmp"))
+    assert "sweep: 3 jobs: 2 ok, 1 failed" in err
+    assert "failed jobs that could not write their folder (partial files removed): 1 (No space left on device)" in err
+    assert not (sweep / "1").exists() and not list(sweep.rglob("*.tmp"))
 
 
 def test_a_job_folder_that_cannot_be_written_is_named_and_the_sweep_goes_on(tmp_path):
@@ -242,5 +243,5 @@ def test_a_job_folder_that_cannot_be_written_is_named_and_the_sweep_goes_on(tmp_
     code, err = fake_cli("-m", "train.lr=0.001,0.002,0.003", f"hydra.sweep.dir={sweep}", full_disk="hydra")
     assert code == 1
     assert f"error: job 1: cannot write {sweep / '1'}: No space left on device" in err
-    assert "sweep: " in err and "2 ok" in err
-    assert [status(sweep / str(j)) for j in (0, 2)] == ["ok", "ok"]
+    assert "sweep: 3 jobs: 2 ok, 1 failed" in err and "partial files removed): 1 (No space left on device)" in err
+    assert [status(sweep / str(j)) for j in (0, 2)] == ["ok", "ok"] and not (sweep / "1").exists()

@@ -11,8 +11,9 @@ result.json atomically into the job's output folder.
   time (the launcher checked it before the sweep started; the file may have changed). A
   single run then exits with status 1, a multirun reports its failures in the summary at
   the end (harness/runs/summary.py) and exits with status 1.
-- A result that cannot be written (a full disk) is one line naming the file; the sweep
-  goes on and its summary counts the job as without a result.
+- A result that cannot be written (a full disk) is one line naming the file; a failed
+  result with that reason is written where it still fits, else the job's partial files
+  are removed; the sweep goes on and its summary counts the job as failed.
 - With runtime.resume=true a job whose folder already holds a valid result.json for
   the same config is skipped (harness/runs/resume.py).
 """
@@ -103,13 +104,19 @@ def write_result(result: dict) -> None:
 def record(result: dict) -> bool:
     """Write the job's result; on a write error (a full disk) say so in one line naming the file.
 
-    Returns whether it was written; the sweep goes on either way, and its summary counts
-    the job as without a result.
+    Returns whether it was written. If not, a failed result with the reason is written
+    where it still fits; where nothing fits, the job's partial files are removed and the
+    sweep's summary counts it as failed. The sweep goes on either way.
     """
     try:
         write_result(result)
     except OSError as error:
-        print(f"error: cannot write {error.filename}: {error.strerror or error}", file=sys.stderr)
+        reason = f"cannot write {error.filename}: {error.strerror or error}"
+        print(f"error: {reason}", file=sys.stderr)
+        try:
+            write_result({**result, "status": "failed", "error": reason, "records": [], "curves": {}})
+        except OSError:
+            summary.unwritten(Path(HydraConfig.get().runtime.output_dir), error.strerror or str(error))
         return False
     return True
 

@@ -19,7 +19,7 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from harness.runs.results import RESULT_FILE, UnreadableResult, read_result
+from harness.runs.results import RESULT_FILE, UnreadableResult, discard_if_bookkeeping_only, read_result
 
 FAILED = False
 ORDER = ("ok", "diverged", "failed", "skipped", "no result")
@@ -27,6 +27,18 @@ ORDER = ("ok", "diverged", "failed", "skipped", "no result")
 SLACK_SECONDS = 1.0
 # Left in a job's folder by a job that resume skipped in this multirun (and removed when the job starts).
 SKIPPED_MARKER = ".skipped"
+
+
+# Jobs of this process's multirun that could not write their folder (a full disk), by
+# folder, with the reason: their partial files are removed, so the summary counts them
+# from here. Launchers that run jobs in other processes (Ray, Submitit) keep the files.
+UNWRITTEN: dict[Path, str] = {}
+
+
+def unwritten(folder: Path, reason: str) -> None:
+    """Remove what a job that could not write left in its folder, and count it as failed."""
+    discard_if_bookkeeping_only(folder)
+    UNWRITTEN[Path(folder).resolve()] = reason
 
 
 def statuses(sweep_dir: str | Path, since: float) -> dict[str, str]:
@@ -72,8 +84,15 @@ class SweepSummary(Callback):
         global FAILED
         sweep_dir = Path(str(config.hydra.sweep.dir))
         found = statuses(sweep_dir, self.started)
+        lost = {f: why for f, why in UNWRITTEN.items() if f.is_relative_to(sweep_dir.resolve())}
+        found |= {str(f.relative_to(sweep_dir.resolve())): "failed" for f in lost}
         counts = Counter(found.values())
         print(f"{describe(counts)} (in {sweep_dir})", file=sys.stderr)
+        if lost:
+            jobs = ", ".join(f"{f.name} ({why})" for f, why in sorted(lost.items()))
+            print(f"failed jobs that could not write their folder (partial files removed): {jobs}", file=sys.stderr)
+            for folder in lost:
+                del UNWRITTEN[folder]
         diverged = [job for job, status in found.items() if status == "diverged"]
         if diverged:  # results without records, left out of the report's verdicts
             print(f"diverged jobs (no records, left out of verdicts): {', '.join(diverged)}", file=sys.stderr)

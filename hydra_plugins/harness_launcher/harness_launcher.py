@@ -89,9 +89,10 @@ class HarnessLauncher(Launcher):
         except OSError as error:  # Hydra's own writes (.hydra/, the log): a full disk must not end the sweep
             from harness.runs import summary
 
-            where = error.filename or job_dir(cfg)
-            print(f"error: job {cfg.hydra.job.num}: cannot write {where}: {error.strerror or error}", file=sys.stderr)
-            summary.FAILED = True  # the job may have no folder for the summary to count
+            folder = job_dir(cfg)
+            reason = error.strerror or str(error)
+            print(f"error: job {cfg.hydra.job.num}: cannot write {error.filename or folder}: {reason}", file=sys.stderr)
+            summary.unwritten(folder, reason)
             ret = JobReturn(overrides=list(cfg.hydra.overrides.task), cfg=cfg, status=JobStatus.COMPLETED)
             ret.return_value = "no result"
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
