@@ -142,6 +142,8 @@ def test_a_job_whose_data_fails_at_run_time_is_recorded_and_the_sweep_goes_on(tm
         ("train.lr='${nope}'", "error: train.lr: Interpolation key 'nope' not found"),
         ("train.seeds=1000000", "error: a job needs at least 360.8 GiB of memory"),
         ("runtime.cache_dir=/proc/version/jax", "error: runtime.cache_dir='/proc/version/jax' cannot be used"),
+        ("+seeds=5", "error: unknown config key 'seeds'; did you mean train.seeds?"),
+        ("experiment=capacty", "error: experiment=capacty does not exist; did you mean experiment=capacity? options:"),
     ],
 )
 def test_refused_in_one_line_with_exit_2_and_no_folder(tmp_path, override, expected):

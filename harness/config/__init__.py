@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 
 from harness.arms import ARMS
 from harness.config.checks import validate
-from harness.config.errors import ConfigError, check
+from harness.config.errors import ConfigError, check, unknown_key
 from harness.config.groups import resolve_groups
 from harness.config.schema import (
     TRACKERS,
@@ -50,7 +50,10 @@ __all__ = [
 
 def from_omegaconf(cfg: Any) -> RunConfig:
     """Turn a composed (possibly untyped) config into validated dataclasses."""
-    # Only the harness's own sections: Hydra's node holds values resolved per job later.
+    # Hydra's node holds values resolved per job later; any other key is a typo (`+seeds=5`).
+    for key in cfg:
+        if key not in schema_keys() and key != "hydra":
+            raise ConfigError(unknown_key(str(key)))
     container = {
         key: cfg[key] if isinstance(cfg, dict) or key == "study" else OmegaConf.to_container(cfg[key], resolve=True)
         for key in schema_keys()
@@ -75,5 +78,5 @@ def _build(cls: type, values: dict, section: str) -> Any:
     known = {f.name for f in dataclasses.fields(cls)}
     for key in values:
         if key not in known:
-            raise ConfigError(f"unknown key '{section}.{key}'; accepted: {', '.join(sorted(known))}")
+            raise ConfigError(unknown_key(f"{section}.{key}"))
     return cls(**values)
