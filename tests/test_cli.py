@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from sweeps import ROOT, TINY
 
@@ -31,6 +32,11 @@ def test_single_run_writes_a_result(tmp_path):
     assert {r["arm"] for r in result["records"]} == {"mtl", "stl"}
     assert len(result["records"]) == 2 * 2 * 2  # arms x tasks x seeds
     assert not list(out.glob(".result.json.*.tmp"))
+    printed = proc.stdout.strip().splitlines()[-2:]  # where it wrote, then each arm and the gain
+    assert printed[0] == f"ok: {out / 'result.json'}"
+    loss = {a: np.mean([r["test_bce"] for r in result["records"] if r["arm"] == a]) for a in ("mtl", "stl")}
+    assert printed[1].startswith(f"test log loss (task mean, 2 seeds): mtl {loss['mtl']:.4f}, stl {loss['stl']:.4f}; ")
+    assert f"gain of sharing (stl - mtl) {loss['stl'] - loss['mtl']:+.4f} [" in printed[1]
 
 
 def test_multirun_writes_one_result_per_job(tmp_path):

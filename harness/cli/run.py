@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="config")
 def main(cfg: DictConfig) -> str:
+    logging.getLogger("jax").setLevel(logging.WARNING)  # not its INFO line about a missing TPU backend
     hydra_cfg = HydraConfig.get()
     output_dir = Path(hydra_cfg.runtime.output_dir)
     multirun = hydra_cfg.mode.name == "MULTIRUN"
@@ -81,6 +82,13 @@ def main(cfg: DictConfig) -> str:
     if result["status"] == "failed" and not multirun:
         print(f"error: job failed: {result['error']} (recorded in {output_dir / RESULT_FILE})", file=sys.stderr)
         sys.exit(1)
+    if not multirun:  # a sweep's jobs are counted by its summary instead
+        from harness.analysis.run_summary import run_summary
+
+        print(f"{result['status']}: {output_dir / RESULT_FILE}")
+        line = run_summary(result)
+        if line:
+            print(line)
     return result["status"]
 
 
