@@ -131,6 +131,7 @@ def check_keys(d: DataConfig) -> None:
 SUITE = Suite(
     make=make,
     task_names=lambda d: [f"task{k}" for k in range(d.tasks)],
+    # The reference sample is held five times: its two parts [2, n, K], their deviations, the scores.
     size=lambda d: generated_size(d, d.dim, f"data.dim={d.dim}", generation_bytes(d, d.own_features + 1, 5)),
     title="shared-feature tasks",
     check=check_keys,

@@ -221,15 +221,12 @@ def duplicates(table: Table, train: np.ndarray, held: np.ndarray) -> int:
     return int(np.isin(_row_keys(table.x[held]), _row_keys(table.x[train])).sum())
 
 
-def check_duplicates(cfg: DataConfig, table: Table, seeds: range) -> None:
-    """A warning for held-out rows that repeat a training row, a ConfigError beyond data.max_duplicates."""
-    worst = (0, 1, seeds.start)  # (repeated, held-out rows, data seed)
-    for seed in seeds:
-        train, val, test = split_rows(cfg, table, seed)
-        held = np.concatenate([val, test])
-        count = duplicates(table, train, held)
-        worst = max(worst, (count, len(held), seed), key=lambda w: w[0] / w[1])
-    count, held, seed = worst
+def check_duplicates(cfg: DataConfig, counts: list[tuple[int, int, int]]) -> None:
+    """A warning for held-out rows that repeat a training row, a ConfigError beyond data.max_duplicates.
+
+    `counts` holds (repeated rows, held-out rows, data seed) per replicate; the worst share is told.
+    """
+    count, held, seed = max(counts, key=lambda c: c[0] / c[1])
     if not count:
         return
     what = (
@@ -247,11 +244,13 @@ def check_duplicates(cfg: DataConfig, table: Table, seeds: range) -> None:
 def readable(cfg: DataConfig, replicates: int) -> Table:
     """What `make` would refuse for any of the replicates' data seeds, without building them."""
     parsed = load(cfg)
-    seeds = range(cfg.seed, cfg.seed + replicates)
-    for seed in seeds:
-        train, _, _ = split_rows(cfg, parsed, seed)
+    counts = []
+    for seed in range(cfg.seed, cfg.seed + replicates):
+        train, val, test = split_rows(cfg, parsed, seed)
         budget(cfg, parsed.observed[train], np.random.default_rng([seed, 1]))
-    check_duplicates(cfg, parsed, seeds)
+        held = np.concatenate([val, test])
+        counts.append((duplicates(parsed, train, held), len(held), seed))
+    check_duplicates(cfg, counts)
     return parsed
 
 

@@ -34,29 +34,24 @@ def check_file(path: str) -> None:
         raise ConfigError(f"{path}: not readable (permission denied) (data.path)")
 
 
-# A CSV's compression, from its suffix, as pandas infers it.
+# A CSV's compression, from its suffix, as pandas infers it (and `.zstd`, which it does not).
 COMPRESSED = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zip": "zip", ".zst": "zstd", ".zstd": "zstd"}
+TEXT = {"encoding": "utf-8-sig", "newline": ""}
 
 
-def _text(path: str):
-    """The CSV's text (decompressed as pandas would read it), for the harness's own header and row checks."""
-    suffix = os.path.splitext(path.lower())[1]
-    kind = COMPRESSED.get(suffix)
-    text = {"encoding": "utf-8-sig", "newline": ""}
-    if kind is None:
-        return open(path, **text)
-    if kind == "gzip":
-        import gzip
+def _compression(path: str) -> str | None:
+    return COMPRESSED.get(os.path.splitext(path.lower())[1])
 
-        return gzip.open(path, "rt", **text)
-    if kind == "bz2":
-        import bz2
 
-        return bz2.open(path, "rt", **text)
-    if kind == "xz":
-        import lzma
+def _text(path: str, kind: str | None):
+    """The CSV's text, decompressed as pandas would read it, for the harness's own checks."""
+    import bz2
+    import gzip
+    import lzma
 
-        return lzma.open(path, "rt", **text)
+    openers = {None: open, "gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}
+    if kind in openers:
+        return openers[kind](path, "rt", **TEXT)
     if kind == "zip":
         import zipfile
 
@@ -64,77 +59,60 @@ def _text(path: str):
         members = [m for m in archive.namelist() if not m.endswith("/")]
         if len(members) != 1:
             raise ConfigError(f"{path}: a .zip must hold exactly one CSV file; it holds {len(members)}")
-        return io.TextIOWrapper(archive.open(members[0]), **text)
+        return io.TextIOWrapper(archive.open(members[0]), **TEXT)
     try:
         import zstandard
     except ImportError:
         raise ConfigError(
             f"{path}: a zstd-compressed CSV needs the zstandard package (pip install zstandard); or decompress it"
         ) from None
-    return io.TextIOWrapper(zstandard.open(path, "rb"), **text)
+    return io.TextIOWrapper(zstandard.open(path, "rb"), **TEXT)
 
 
-def _records(handle):
-    """A CSV reader over the text, as pandas splits it (spaces after a comma skipped)."""
-    return csv.reader(handle, skipinitialspace=True)
+def _csv_header(path: str, kind: str | None) -> list[str]:
+    """The column names as the file spells them (pandas would rename a duplicate, a -> a.1),
+    checked, and every later record checked to have as many fields.
 
-
-def _rows(reader):
-    """The records that are not blank (pandas skips empty and space-only lines)."""
-    return (row for row in reader if row not in ([], [""]))
-
-
-def _header(path: str, parquet: bool) -> list[str]:
-    """The column names as the file spells them; pandas would rename a duplicate (a -> a.1).
-
-    Like pandas, the header is the first line that is not blank (empty or spaces only).
+    Like pandas, the header is the first line that is not blank (empty or spaces only), and
+    blank lines are skipped. pandas reads one field more on every row (a trailing comma) as
+    an index column, which shifts every column by one, and fills a short row with missing
+    values: either is an error naming its line.
     """
-    if parquet:
-        import pyarrow.parquet as pq
-
-        return list(pq.read_schema(path).names)
-    with _text(path) as handle:
-        return [name.strip() for name in next(_rows(_records(handle)), [])]
-
-
-def _widths(path: str, fields: int) -> None:
-    """Every record has the header's number of fields.
-
-    pandas reads one field more on every row (a trailing comma) as an index column, which
-    shifts every column by one, and fills a row with too few fields with missing values.
-    """
-    with _text(path) as handle:
-        reader = _records(handle)
-        rows = _rows(reader)
-        next(rows, None)  # the header
+    with _text(path, kind) as handle:
+        reader = csv.reader(handle, skipinitialspace=True)
+        rows = (row for row in reader if row not in ([], [""]))
+        header = [name.strip() for name in next(rows, [])]
+        if not header:
+            raise ConfigError(f"{path}: the file is empty")
+        _distinct(path, header)
         for row in rows:
-            if len(row) != fields:
-                hint = " (a trailing comma?)" if len(row) == fields + 1 and row[-1] == "" else ""
+            if len(row) != len(header):
+                hint = " (a trailing comma?)" if len(row) == len(header) + 1 and row[-1] == "" else ""
                 raise ConfigError(
-                    f"{path}: line {reader.line_num} has {len(row)} fields, the header {fields}{hint}; "
+                    f"{path}: line {reader.line_num} has {len(row)} fields, the header {len(header)}{hint}; "
                     "every row needs one field per column"
                 )
+    return header
 
 
 def read_frame(path: str):
     """The file as a pandas frame: CSV cells as text, Parquet columns as typed; its header checked first."""
     import pandas as pd
 
-    parquet = path.lower().endswith((".parquet", ".pq"))
     try:
-        header = _header(path, parquet)
-        if not header:
-            raise ConfigError(f"{path}: the file is empty")
-        _distinct(path, header)
-        if not parquet:
-            _widths(path, len(header))
-        # Every CSV cell as text: the reader, not pandas' type guess, decides what is a number.
-        compression = COMPRESSED.get(os.path.splitext(path.lower())[1])
-        frame = (
-            pd.read_parquet(path)
-            if parquet
-            else pd.read_csv(path, skipinitialspace=True, dtype=str, compression=compression or "infer")
-        )
+        if path.lower().endswith((".parquet", ".pq")):
+            import pyarrow.parquet as pq
+
+            header = [str(name).strip() for name in pq.read_schema(path).names]
+            if not header:
+                raise ConfigError(f"{path}: the file is empty")
+            _distinct(path, header)
+            frame = pd.read_parquet(path)
+        else:
+            kind = _compression(path)
+            _csv_header(path, kind)
+            # Every CSV cell as text: the reader, not pandas' type guess, decides what is a number.
+            frame = pd.read_csv(path, skipinitialspace=True, dtype=str, compression=kind or "infer")
     except ConfigError:
         raise
     except Exception as error:  # noqa: BLE001 - any reader failure is a bad file

@@ -16,10 +16,11 @@ from harness.data import suite_of
 from harness.data.suite import Size
 from harness.runs.runtime import cache_folder
 
-# The estimate is a lower bound: float32 inputs and labels, per network three copies of
-# its parameters (weights, gradient, optimiser moment) and one layer's activations on the
-# validation and test rows, and what generating one replicate's data holds at its peak
-# (the suite's Size.generation). A job that needs more than the machine has cannot run.
+# The estimate: float32 inputs and labels, per network three copies of its parameters
+# (weights, gradient, optimiser moment) and one layer's activations on the validation and
+# test rows (a lower bound), and what generating one replicate's data holds at its peak
+# (the suite's Size.generation, within a factor of 4 of the measured peak). A job that
+# needs more than the machine has cannot run.
 BYTES = 4
 PARAMETER_COPIES = 3
 
