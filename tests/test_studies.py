@@ -86,9 +86,14 @@ def test_full_profile_is_paper_scale_and_every_profile_has_its_seeds():
     assert min(r.train.seeds for s in STUDIES for r in full[s]) >= 20
     assert any(r.data.tasks == 100 and r.data.n_other == 1000 == r.data.n_target for r in full["data_symmetry"])
     assert {r.data.tasks for r in full["capacity"]} == {4, 16, 64}
-    # Quick profile: 10 seeds in every study, widths 1 to 128 in the synthetic capacity study.
+    # Quick profile: 10 seeds in every study; the capacity study's widths straddle the trunk its
+    # tasks need (r + K m) at every K, with the claim's regime (f < 1) and its control (f = 1).
     assert all(r.train.seeds >= 10 for s in QUICK for r in job_runs(s))
-    assert {r.model.width for r in job_runs("capacity")} >= {1, 128}
+    capacity = job_runs("capacity")
+    needs = {r.data.shared_features + r.data.tasks * r.data.own_features for r in capacity}
+    widths = {r.model.width for r in capacity}
+    assert {r.data.suite for r in capacity} == {"features"} and min(widths) < min(needs) < max(needs) < max(widths)
+    assert {r.data.shared_fraction for r in capacity} == {0.5, 1.0}
 
 
 @pytest.mark.parametrize("study", STUDIES)

@@ -7,6 +7,7 @@ from fake_results import write
 from matplotlib.figure import Figure
 from scipy import stats
 
+from harness.analysis import cells as map_cells
 from harness.analysis import style
 from harness.analysis.collect import collect
 from harness.analysis.common import learning_rate_text
@@ -160,12 +161,46 @@ def test_caruana_table_compares_the_widest_shared_network_with_the_best_and_mean
         stl = {2: 0.6, 16: 0.4}[width]
         records = rows("stl", stl, 1, tasks=(0, 1)) + rows("mtl", 0.3, 1, tasks=(0, 1))
         write(tmp_path, job, result(records, ["mtl", "stl"], "capacity", model__width=width, data__tasks=2))
-    table = capacity.caruana_table(capacity.with_config(collect(tmp_path), capacity.KEYS))
+    table = capacity.caruana_table(capacity.with_config(collect(tmp_path), capacity.KEYS), ["data.tasks"])
     # best stl 0.4, mean 0.5, mtl at width 16 0.3: 25% below the best, 40% below the mean
     assert "| 2 | 0.6000 | 0.4000 | 0.3000 | +25.0% | +40.0% |" in table
 
 
-# Per cell (width, labels per task) at rho 0.5: the per-seed task-mean gain, and the learned AUROC of stl.
+def test_crossover_interpolates_where_the_mean_gain_turns_and_says_when_it_never_does():
+    widths = np.array([4.0, 16.0, 64.0])
+    # -0.02 at 4, +0.02 at 16: halfway in log2 width, 2^3 = 8
+    assert 2 ** capacity.crossing(widths, np.array([-0.02, 0.02, 0.03])) == pytest.approx(8.0)
+    # a dip after the first crossing does not move it: the first turn counts
+    assert 2 ** capacity.crossing(widths, np.array([-0.03, 0.01, -0.01])) == pytest.approx(4 * 4**0.75)
+    assert capacity.crossing(widths, np.array([0.0, 0.01, 0.02])) == -np.inf  # already >= 0 at the smallest
+    assert capacity.crossing(widths, np.array([-0.05, -0.02, -0.01])) == np.inf  # never turns
+    seeds = np.arange(10)
+    rows = [
+        {"seed": s, "model.width": w, "gain": g + 0.004 * (s - 4.5)}
+        for s in seeds
+        for w, g in zip(widths, (-0.02, 0.02, 0.03), strict=True)
+    ]
+    found = capacity.crossover(pd.DataFrame(rows))
+    assert 2 ** found["at"] == pytest.approx(8.0)
+    assert found["low"] < found["at"] < found["high"] and found["never"] == 0.0
+    assert capacity.crossover(pd.DataFrame(rows)) == found  # a fixed seed: the same interval every time
+    hopeless = pd.DataFrame(rows).assign(gain=lambda d: d["gain"] - 1.0)
+    assert capacity.crossover(hopeless)["never"] == 1.0
+
+
+def test_a_map_draws_its_boundary_only_where_the_gain_changes_sign():
+    def grid(values):
+        return pd.DataFrame(
+            [{"x": x, "y": y, "mean": values[i][j]} for i, y in enumerate((1, 2)) for j, x in enumerate((1, 2, 3))]
+        )
+
+    for values, lines in (([[-0.1, 0.0, 0.1], [-0.1, 0.05, 0.1]], 1), ([[0.1, 0.2, 0.1], [0.3, 0.1, 0.2]], 0)):
+        ax = Figure().subplots()
+        style.heatmap(ax, grid(values), "x", "y", 0.3, "x", "y")
+        assert len(ax.collections) == lines  # the contour at 0 is the axes' one collection
+
+
+# Per cell (width, labels per task) at f 0.5: the per-seed task-mean gain, and the learned AUROC of stl.
 CELLS = {
     (4, 100): ([0.05, 0.06, 0.07, 0.08], 0.8),  # p 0.0021: survives Holm over 5 cells (rank 2: 0.0125)
     (4, 300): ([-0.04, -0.05, -0.06, -0.05], 0.8),  # p 0.0012: survives (rank 1: 0.01), sharing hurts
@@ -179,7 +214,7 @@ CELLS = {
 def map_table():
     rows = []
     for job, ((width, n), (gains, learned)) in enumerate(CELLS.items()):
-        point = {"job": str(job), "model.width": width, "data.n_per_task": n, "data.relatedness": 0.5, "task": 0}
+        point = {"job": str(job), "model.width": width, "data.n_per_task": n, "data.shared_fraction": 0.5, "task": 0}
         for seed, gain in enumerate(gains):
             rows += [
                 {**point, "seed": seed, "arm": "stl", "metric": "test_bce", "value": 0.5},
@@ -191,15 +226,15 @@ def map_table():
 
 def test_help_hurt_map_marks_only_the_cells_whose_test_survives_holm_across_the_map():
     table = map_table()
-    cells = help_hurt_map.cell_tests(table, help_hurt_map.gate(table, help_hurt_map.KEYS)[0])
+    cells = map_cells.cell_tests(table, help_hurt_map.gate(table, help_hurt_map.KEYS)[0], help_hurt_map.KEYS)
     marks = {(r["model.width"], r["data.n_per_task"]): r["mark"] for _, r in cells.iterrows()}
     assert marks == {(4, 100): "helps", (4, 300): "hurts", (4, 1000): "", (32, 100): "", (32, 300): "", (32, 1000): ""}
     uncorrected = {
         (r["model.width"], r["data.n_per_task"]) for _, r in cells.iterrows() if r["low"] > 0 or r["high"] < 0
     }
     assert uncorrected == {(4, 100), (4, 300), (4, 1000), (32, 100), (32, 1000)}
-    assert cells["excluded"].tolist() == [False] * 5 + [True] and help_hurt_map.tested(cells) == 5
-    text = help_hurt_map.cell_table(cells)
+    assert cells["excluded"].tolist() == [False] * 5 + [True] and map_cells.tested(cells) == 5
+    text = map_cells.cell_table(cells, help_hurt_map.COLUMNS)
     assert "over the 5 cells" in text
     outcomes = [
         line.rsplit("|", 2)[1].strip()

@@ -96,7 +96,9 @@ def heatmap(ax, cells: pd.DataFrame, x: str, y: str, limit: float, xlabel: str, 
     `cells` has columns x, y, mean, and optionally `mark` ("helps", "hurts" or "": the
     caller's test, e.g. after a multiple-comparison correction) and `excluded` (True: the
     cell is left out of every test; drawn hatched grey with "gate", never coloured). A
-    marked cell gets a bold + (helps) or minus sign (hurts) and a box, solid or dashed.
+    marked cell gets a bold + (helps) or minus sign (hurts) and a box, solid or dashed. Where
+    the grid is at least 2 x 2 and changes sign, a black line is drawn where the mean gain crosses
+    0 (interpolated between the centres of cells that are not excluded).
     """
     xs, ys = sorted(cells[x].unique()), sorted(cells[y].unique())
     grid = np.full((len(ys), len(xs)), np.nan)
@@ -116,6 +118,9 @@ def heatmap(ax, cells: pd.DataFrame, x: str, y: str, limit: float, xlabel: str, 
             ax.text(j, i - 0.22, sign, ha="center", va="center", fontsize=11, fontweight="bold", color=color)
             ax.add_patch(Rectangle((j - 0.46, i - 0.46), 0.92, 0.92, fill=False, ec="black", lw=1.8, ls=line))
     image = ax.imshow(grid, cmap="RdBu", norm=TwoSlopeNorm(0.0, -limit, limit), origin="lower", aspect="auto")
+    finite = grid[np.isfinite(grid)]
+    if min(grid.shape) >= 2 and finite.size >= 4 and finite.min() < 0 < finite.max():  # the boundary: gain 0
+        ax.contour(np.ma.masked_invalid(grid), levels=[0.0], colors="black", linewidths=1.6)
     ax.set_xticks(range(len(xs)), [f"{v:g}" for v in xs])
     ax.set_yticks(range(len(ys)), [f"{v:g}" for v in ys])
     ax.set_xlabel(xlabel)
