@@ -40,6 +40,7 @@ def rows(arm: str, loss: float, seeds: int = 3, tasks=(0,), spread: float = 0.0,
     ]
 
 
+CONTROLS = transfer.CONTROLS
 TRANSFER = {"stl": 0.6, "mtl": 0.5, "mtl_shuffled": 0.58, "transfer_head": 0.55, "transfer_full": 0.7}
 
 
@@ -57,6 +58,31 @@ def test_transfer_verdicts_follow_the_paired_gains(tmp_path):
     measured = {v.criterion.name: v.measured for v in section.verdicts}
     assert any(m.startswith("+0.1003 [+0.0989, +0.1018] nats") for m in measured.values())  # 0.1, 0.101, 0.1
     assert "| 1000 | 10 | +0.1003 [+0.0989, +0.1018] |" in section.text
+
+
+def test_transfer_on_shared_features_judges_claims_at_f_1_and_controls_at_f_0(tmp_path):
+    # f = 1: the arms of TRANSFER, transfer_full worse than stl, so its shuffle control has no gain
+    # to explain; f = 0: every arm as stl (mtl and transfer_full within a few thousandths): the
+    # negative controls, which hold (inside +-delta).
+    arms = [*TRANSFER, "transfer_shuffled"]
+    for job, f in enumerate((0.0, 1.0)):
+        for n_target in (10, 100):
+            losses = {**TRANSFER, "transfer_shuffled": 0.75} if f == 1 else dict.fromkeys(arms, 0.6)
+            records = [r for arm, loss in losses.items() for r in rows(arm, loss, spread=0.01 * (arm in CONTROLS))]
+            config = {"data__n_target": n_target, "data__n_other": 1000, "data__target": 0}
+            config |= {"data__suite": "features", "data__shared_fraction": f}
+            write(tmp_path, 2 * job + (n_target == 100), result(records, arms, "transfer", **config))
+    section = transfer.analyse(collect(tmp_path))
+    verdict = {v.criterion.name: v for v in section.verdicts}
+    headline = verdict["Transfer (lecture): mtl vs stl, fewest target labels, most source labels"]
+    assert headline.outcome == "holds" and "shared_fraction 1" in headline.note  # judged at f = 1 alone
+    shuffled = verdict["Shuffle control (transfer): pretraining's gain is real, not regularisation"]
+    assert shuffled.outcome == "not applicable" and "transfer_full vs stl" in shuffled.precondition
+    assert verdict["Shuffle control (Caruana 1997): sharing's gain is real, not regularisation"].outcome == "holds"
+    controls = {name: v for name, v in verdict.items() if "negative control" in name}
+    assert len(controls) == 2 and all("shared_fraction 0" in v.note for v in controls.values())
+    assert {v.outcome for v in controls.values()} == {"holds"}
+    assert "Gain over stl, test log loss, shared_fraction 1:" in section.text
 
 
 def test_a_weighting_sweep_cut_short_tests_the_pairs_it_has(tmp_path):
@@ -268,3 +294,36 @@ def test_the_learning_rate_sentence_says_what_ran():
         "lr chosen per arm, seed and network from [0.001, 0.003] on the target's validation loss"
     )
     assert "the sum of its tasks'" in learning_rate_text(grid.drop("train.lr_objective"))
+
+
+def test_capacity_on_shared_features_judges_f_below_1_and_controls_at_f_1():
+    # Gain of sharing: at f = 0.5 it rises with log2 width and falls with K (the trunk needs r + K m);
+    # at f = 1 it is the same at every K. Each seed adds its own offset, the same for every point.
+    def gain(f, k, w):
+        return 0.01 * (np.log2(w) - 4) - (0.002 * k if f < 1 else 0.0)
+
+    rows_ = []
+    for job, (f, k, w) in enumerate((f, k, w) for f in (0.5, 1.0) for k in (4, 16) for w in (4, 16, 64)):
+        point = {"job": str(job), "data.shared_fraction": f, "data.tasks": k, "model.width": w, "task": 0}
+        point |= {"data.shared_features": 4, "data.own_features": 2}
+        for seed in range(6):
+            g = gain(f, k, w) + 0.003 * (seed - 2.5) * (1 + (k == 16))
+            rows_ += [
+                {**point, "seed": seed, "arm": "stl", "metric": "test_bce", "value": 0.5},
+                {**point, "seed": seed, "arm": "mtl", "metric": "test_bce", "value": 0.5 - g},
+                {**point, "seed": seed, "arm": "stl", "metric": "learned_auroc", "value": 0.8},
+            ]
+    table = pd.DataFrame(rows_)
+    main, control, where = capacity.split(table, features=True)
+    assert set(main["data.shared_fraction"]) == {0.5} and set(control["data.shared_fraction"]) == {1.0}
+    tests = {c.name: (values, note) for c, values, note in capacity._tests(main, control, ["mtl"], where)}
+    trend, _ = tests[capacity.TREND.name]
+    assert np.allclose(trend, 0.01 / 1)  # per doubling of width
+    grows, note = tests[capacity.GROWS.name]
+    assert np.allclose(grows, -0.002 * 12 + 0.003 * (np.arange(6) - 2.5)) and "shared_fraction 0.5" in note
+    control_diff, note = tests[capacity.CONTROL.name]
+    assert np.allclose(control_diff, 0.003 * (np.arange(6) - 2.5)) and "shared_fraction 1" in note
+    cross = capacity.crossovers(table, features=True).set_index(["data.shared_fraction", "data.tasks"])
+    assert cross.loc[(0.5, 16), "need"] == 36 and cross.loc[(1.0, 16), "need"] == 4
+    assert 2 ** cross.loc[(1.0, 4), "at"] == pytest.approx(16.0)  # the mean gain is 0 at width 16
+    assert 2 ** cross.loc[(0.5, 16), "at"] > 2 ** cross.loc[(0.5, 4), "at"]  # more tasks, a wider crossover
