@@ -136,3 +136,16 @@ def test_task_names_with_markdown_or_html_characters_are_shown_as_written_in_the
         shown = re.sub(r"\\(.)", r"\1", html.unescape(cells[1].strip()))
         assert shown == " ".join(name.splitlines()).strip()
     assert "<" not in text.split("## ", 1)[1].replace("&lt;", "")
+
+
+def test_a_sweep_the_gate_excludes_entirely_says_why_point_by_point(tmp_path):
+    for job, rho in enumerate((0.1, 0.9)):
+        run = RunConfig(arms=["mtl", "stl"])
+        run.data.relatedness = rho
+        write(tmp_path / "sweep", job, payload(run, job, references=True, learned=0.3))
+    report, _ = write_report([tmp_path / "sweep"], tmp_path / "out")
+    text = report.read_text()
+    verdicts = text.split("## Verdicts")[1].split("**How to read")[0]
+    assert "no criterion could be tested" in verdicts and "**not applicable**" in verdicts
+    assert "| data.relatedness | learned fraction (stl) | gate |" in text
+    assert "| 0.1 | 30% | excluded |" in text and "| 0.9 | 30% | excluded |" in text

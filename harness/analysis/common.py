@@ -112,6 +112,28 @@ def gate(table: pd.DataFrame, keys: list[str], threshold: float = GATE) -> tuple
     return kept, f"{note}. Excluded ({len(low)} of {len(share)}): {listed}."
 
 
+
+def gate_table(table: pd.DataFrame, keys: list[str], threshold: float = GATE) -> str:
+    """Markdown: every point's learned fraction (arm stl's mean learned_auroc) against the gate's
+    threshold, and whether it entered the verdicts; empty when the results carry none."""
+    learned = table[(table["metric"] == "learned_auroc") & (table["arm"] == "stl")]
+    if learned.empty or learned["value"].isna().all():
+        return ""
+    by = keys or ["job"]
+    share = learned.groupby(by, dropna=False)["value"].mean().rename("learned").reset_index()
+    lines = [
+        f"Learnability gate, point by point (a point enters a verdict at a learned fraction of at least "
+        f"{threshold:.0%}):",
+        "",
+        "| " + " | ".join(by) + " | learned fraction (stl) | gate |",
+        "|" + " --- |" * (len(by) + 2),
+    ]
+    for _, r in share.iterrows():
+        cells = [f"{r[k]:g}" if isinstance(r[k], int | float) else str(r[k]) for k in by]
+        verdict = "passed" if r["learned"] >= threshold else "excluded"
+        lines.append("| " + " | ".join(cells) + f" | {r['learned']:.0%} | {verdict} |")
+    return "\n".join(lines)
+
 def learning_curves(c: Collection, key: str | None, title: str, panels: int = 4, target: bool = False):
     """Validation log loss against step per arm (mean over tasks, 95% CI over seeds).
 

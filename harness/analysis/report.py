@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.analysis.collect import CollectError, Collection, collect, write_table
-from harness.analysis.common import ci_row
+from harness.analysis.common import ci_row, gate_table
 from harness.analysis.markdown import escape
 from harness.analysis.registry import Section, declared, load_studies
 from harness.analysis.stats import POWER
@@ -58,9 +58,11 @@ def analyse(c: Collection) -> Section:
     analyses = load_studies()
     name = c.study or declared("full").get((c.experiment or "").rsplit("/", 1)[-1])
     section = analyses[name](c) if name in analyses else analyse_sweep(c)
-    if name in analyses and not section.verdicts:  # e.g. every point failed the learnability gate: say so
+    if not section.verdicts and (name in analyses or {"mtl", "stl"} <= set(c.table["arm"])):  # e.g. all gated
         why = Criterion(f"{section.title}: no criterion could be tested", "see the study's section", "none", 0, 0.0, "")
         section.verdicts = [untested(why, "no usable points (see the study's notes: gate, missing arms or points)")]
+        points = gate_table(c.table, [k for k in c.swept if k not in ("arms", "study")])
+        section.text = "\n\n".join(part for part in (section.text, points) if part)
     undertrained = c.table.loc[c.table["metric"] == "undertrained", "value"]
     if undertrained.sum() > 0:
         section.notes.append(
