@@ -161,13 +161,15 @@ def crossover_table(cross: pd.DataFrame, widths: list[float], features: bool) ->
         "least 0, interpolated in log2 width; 95% bootstrap interval over seeds)"
         + (", beside the trunk a shared network needs, r + K m (r at f = 1):" if features else ":"),
         "",
-        "| f | K | trunk needed | crossover width (95% CI) | resamples that never cross |",
-        "| --- | --- | --- | --- | --- |",
+        "| f | K | trunk needed | crossover width (95% CI) | resamples that never cross |"
+        if features
+        else "| K | crossover width (95% CI) | resamples that never cross |",
+        "|" + " --- |" * (5 if features else 3),
     ]
     for _, r in cross.iterrows():
-        need = f"{r['need']:g}" if np.isfinite(r["need"]) else "-"
         at = f"{_width_text(r['at'], widths)} [{_width_text(r['low'], widths)}, {_width_text(r['high'], widths)}]"
-        lines.append(f"| {r[FRACTION]:g} | {r['data.tasks']:g} | {need} | {at} | {r['never']:.0%} |")
+        lead = f"| {r[FRACTION]:g} | {r['data.tasks']:g} | {r['need']:g} |" if features else f"| {r['data.tasks']:g} |"
+        lines.append(f"{lead} {at} | {r['never']:.0%} |")
     return "\n".join(lines)
 
 
@@ -281,7 +283,8 @@ def analyse(c: Collection) -> Section:
             "separate networks' total parameter count. Bottom: each arm's mean test log loss, with the constant "
             f"predictor and the Bayes optimum where the suite knows them. {held_equal(c)}",
         )
-    kept, gate_note = gate(table, KEYS)
+    keys = KEYS if features else KEYS[:2]  # a suite without a shared fraction has no f column
+    kept, gate_note = gate(table, keys)
     section.notes.append(gate_note)
     kept_main, kept_control, _ = split(kept, features)
     tests = _tests(kept_main, kept_control, shared, where)
@@ -305,13 +308,14 @@ def analyse(c: Collection) -> Section:
         )
         texts.append(crossover_table(cross, widths, features))
     if len(ks) >= 2 and len(widths) >= 2:
-        cells = cell_tests(table, kept, KEYS)
+        cells = cell_tests(table, kept, keys)
         panel = FRACTION if features else None
         labels = (width_label, "tasks K", "shared fraction f")
         title = f"Gain of sharing over width x K{suite} (blue: sharing helps, red: hurts)"
         section.plot(f"{c.name}_map", map_figure(cells, "model.width", "data.tasks", panel, labels, title),
                      f"{map_caption(cells)} {held_equal(c)}")  # fmt: skip
-        texts.append(cell_table(cells, {FRACTION: "f", "data.tasks": "K", "model.width": "width"}))
+        columns = {FRACTION: "f", "data.tasks": "K", "model.width": "width"}
+        texts.append(cell_table(cells, {k: v for k, v in columns.items() if k in keys}))
     curves = learning_curves(c, "model.width", f"Validation loss during training{suite}")
     if curves is not None:
         section.plot(
@@ -320,7 +324,7 @@ def analyse(c: Collection) -> Section:
             "Mean validation log loss over tasks per arm (95% CI over seeds), "
             "one panel per width; task counts (and f) averaged within a seed.",
         )
-    section.summary = point_summary(table, KEYS)
+    section.summary = point_summary(table, keys)
     section.text = "\n\n".join(texts)
     section.notes.append(
         "Standley et al. 2020 found one shared network best only at the smallest budget; compare the sign of the "
