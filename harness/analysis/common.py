@@ -112,7 +112,6 @@ def gate(table: pd.DataFrame, keys: list[str], threshold: float = GATE) -> tuple
     return kept, f"{note}. Excluded ({len(low)} of {len(share)}): {listed}."
 
 
-
 def gate_table(table: pd.DataFrame, keys: list[str], threshold: float = GATE) -> str:
     """Markdown: every point's learned fraction (arm stl's mean learned_auroc) against the gate's
     threshold, and whether it entered the verdicts; empty when the results carry none."""
@@ -133,6 +132,7 @@ def gate_table(table: pd.DataFrame, keys: list[str], threshold: float = GATE) ->
         verdict = "passed" if r["learned"] >= threshold else "excluded"
         lines.append("| " + " | ".join(cells) + f" | {r['learned']:.0%} | {verdict} |")
     return "\n".join(lines)
+
 
 def learning_curves(c: Collection, key: str | None, title: str, panels: int = 4, target: bool = False):
     """Validation log loss against step per arm (mean over tasks, 95% CI over seeds).

@@ -274,6 +274,13 @@ def _check_affinity(run: RunConfig) -> None:
     )
     divisor = f"a divisor of train.eval_every={t.eval_every}"
     check(t.eval_every % t.affinity_every == 0, "train.affinity_every", t.affinity_every, divisor)
+    check(
+        0 < t.affinity_window <= 1 and t.affinity_steps >= 1,
+        "train.affinity_window",
+        t.affinity_window,
+        f"a fraction in (0, 1] of train.steps={t.steps} that holds at least one measurement (every "
+        f"{t.affinity_every} steps)",
+    )
 
 
 def _check_grouping(run: RunConfig) -> None:

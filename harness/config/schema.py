@@ -117,6 +117,10 @@ class TrainConfig:
     weighting: str = "equal"
     pretrain_fraction: float = 0.5
     affinity_every: int = 0
+    # TAG affinity is averaged over the measurements in this first fraction of train.steps: late
+    # in training the tasks' trunk gradients cancel (their sum nears 0 at a minimum), so the tasks
+    # that share the most features look the most opposed (docs/protocol.md, "Affinity lookahead").
+    affinity_window: float = 0.2
     # Arm groups: the partition of the tasks (lists of task indices or names), or null to
     # search one from train.grouping_signal with at most train.max_networks groups (0: K).
     groups: list[Any] | None = None
@@ -127,6 +131,11 @@ class TrainConfig:
     def pretrain_steps(self) -> int:
         """Steps the transfer arms spend on the source tasks; the rest fine-tune the target."""
         return round(self.pretrain_fraction * self.steps)
+
+    @property
+    def affinity_steps(self) -> int:
+        """Affinity is measured at the steps before this one (train.affinity_window of the run)."""
+        return round(self.affinity_window * self.steps)
 
 
 @dataclass

@@ -45,6 +45,7 @@ def static_of(run: RunConfig, input_shape: tuple[int, ...]) -> Static:
         eval_schedule=run.train.eval_schedule,
         weighting=run.train.weighting,
         affinity_every=run.train.affinity_every,
+        affinity_until=run.train.affinity_steps,
         sampling=run.train.sampling,
     )
 

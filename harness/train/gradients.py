@@ -90,9 +90,8 @@ def lookahead_affinity(
 ) -> tuple[jnp.ndarray, jnp.ndarray]:
     """TAG's Z[i, j] = 1 - L_j(trunk + update(grad L_i)_trunk, heads) / L_j(trunk, heads), and where it is defined.
 
-    `update(grads)` is the step the arm's optimiser would take from `grads` and its current
-    state (not committed): TAG's `-lr * grad` for plain SGD, and for Adam a step of Adam's
-    size and direction, so the lookahead probes the step training actually takes.
+    `update(grads)` is the lookahead step from `grads` (not committed); the arms pass TAG's
+    `-lr * grad` at the network's learning rate.
     Only the trunk takes the lookahead step; the heads stay. Z[i, j] is undefined (valid
     False, Z 0) where L_j is 0 (task j has no label in the batch) or task i has none
     (a zero gradient).

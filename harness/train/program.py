@@ -49,6 +49,7 @@ class Static:
     eval_schedule: str = "log"  # log | linear, see evaluation_steps
     weighting: str = "equal"  # applies to arms with ArmSpec.weighted
     affinity_every: int = 0  # > 0: measure TAG affinity of AFFINITY_ARM every this many steps
+    affinity_until: int | None = None  # ... at the steps before this one (train.affinity_window); None: all
     sampling: str = "union"  # union | per_task, see ArmStep.batch
 
     def slots(self, spec: ArmSpec) -> int:
@@ -275,11 +276,14 @@ class ArmStep(NamedTuple):
         params, log_var = optax.apply_updates((params, log_var), updates)
         return (params, log_var, opt_state), losses.sum(-1).reshape(spec.networks)
 
-    def lookahead(self, params, log_var, opt_state, x, y, m):
+    def lookahead(self, params, x, y, m):
         """One network: TAG's Z [H, H] and where it is defined."""
 
-        def update(grads):  # the optimiser's step from task i's gradient alone, not committed
-            return self.optimizer.update((grads, jnp.zeros_like(log_var)), opt_state, (params, log_var))[0][0]
+        def update(grads):  # TAG's step: -lr * grad of task i alone, not committed
+            # Not the optimiser's step: Adam's from one task's gradient is 90% the momentum of all
+            # tasks' gradients and sign-normalised, so every task i moved the trunk almost alike and Z
+            # did not tell the tasks apart (within-group Z below between-group on planted groups).
+            return jax.tree.map(lambda g: -self.hp["lr"] * g, grads)
 
         return lookahead_affinity(lambda q: self.task_losses(q, x, y, m), params, update)
 
@@ -296,8 +300,11 @@ def run_steps(static: Static, arm: ArmStep, key, start, steps, restore):
         t = start + i * block + jnp.arange(block)
         if measure:  # TAG lookahead from the parameters before this block's first step, on its batch
             x, y, m = arm.drop(arm.batch(u[i, 0], 0))
-            z, valid = arm.over_networks(arm.lookahead)(*trained, x, y, m)
+            z, valid = arm.over_networks(arm.lookahead)(trained[0], x, y, m)
             z, valid = arm.lift((z, valid))
+            if static.affinity_until is not None:  # inside the window only
+                valid = valid & (start + i * block < static.affinity_until)
+                z = jnp.where(valid, z, 0.0)
             z_sum, z_count = z_sum + z, z_count + valid
         trained, block_losses = jax.lax.scan(arm.step, trained, (u[i], t), unroll=block == 1)
         return trained, (z_sum, z_count), losses.at[i].set(block_losses)
