@@ -8,7 +8,9 @@ loss function `losses(params) -> [T]` and work on the trunk's part of the gradie
 - PCGrad (Yu et al. 2020): each task's trunk gradient is projected off the gradients
   of the other tasks it conflicts with;
 - TAG lookahead affinity (Fifty et al. 2021): how much a trunk step on task i alone
-  lowers task j's loss, the step being the one the arm's own optimiser would take.
+  lowers task j's loss;
+
+and `make_optimizer` builds the optimiser that turns them into updates.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 HEADS = "heads"  # the module name of the heads in harness/train/models.py
 
@@ -107,3 +110,14 @@ def lookahead_affinity(
     ratio = jax.vmap(after)(jnp.arange(tasks)) / jnp.where(before > 0, before, 1.0)[None, :]
     valid = (before[:, None] > 0) & (before[None, :] > 0)
     return jnp.where(valid, 1.0 - ratio, 0.0), valid
+
+
+def make_optimizer(name: str, hp: dict[str, jnp.ndarray]) -> optax.GradientTransformation:
+    """The training optimiser `name` at the hyperparameters `hp` (traced: one program serves a grid)."""
+    if name == "adam":
+        return optax.adam(hp["lr"])
+    if name == "adamw":
+        return optax.adamw(hp["lr"], weight_decay=hp["weight_decay"])
+    if name == "sgd":
+        return optax.sgd(hp["lr"], momentum=0.9)
+    raise ValueError(f"unknown optimizer {name!r}")

@@ -26,7 +26,7 @@ from harness.arms import ArmSpec
 from harness.config import ModelConfig
 from harness.data.base import Dataset
 from harness.train.axes import squeeze, unsqueeze, vmap
-from harness.train.gradients import head_mask, lookahead_affinity, pcgrad_grads, uncertainty_total
+from harness.train.gradients import head_mask, lookahead_affinity, make_optimizer, pcgrad_grads, uncertainty_total
 from harness.train.labels import label_view, shuffle_auxiliary
 from harness.train.losses import masked_bce_per_task
 from harness.train.metrics import bce
@@ -80,16 +80,6 @@ class ArmState(NamedTuple):
     source_params: Any = None
     source_val: jnp.ndarray | None = None  # [G]
     source_step: jnp.ndarray | None = None  # [G]
-
-
-def make_optimizer(name: str, hp: dict[str, jnp.ndarray]) -> optax.GradientTransformation:
-    if name == "adam":
-        return optax.adam(hp["lr"])
-    if name == "adamw":
-        return optax.adamw(hp["lr"], weight_decay=hp["weight_decay"])
-    if name == "sgd":
-        return optax.sgd(hp["lr"], momentum=0.9)
-    raise ValueError(f"unknown optimizer {name!r}")
 
 
 def _per_head(y: jnp.ndarray, groups: jnp.ndarray) -> jnp.ndarray:
@@ -279,10 +269,7 @@ class ArmStep(NamedTuple):
     def lookahead(self, params, x, y, m):
         """One network: TAG's Z [H, H] and where it is defined."""
 
-        def update(grads):  # TAG's step: -lr * grad of task i alone, not committed
-            # Not the optimiser's step: Adam's from one task's gradient is 90% the momentum of all
-            # tasks' gradients and sign-normalised, so every task i moved the trunk almost alike and Z
-            # did not tell the tasks apart (within-group Z below between-group on planted groups).
+        def update(grads):  # TAG's -lr * grad of task i alone, not Adam's step (docs/protocol.md says why)
             return jax.tree.map(lambda g: -self.hp["lr"] * g, grads)
 
         return lookahead_affinity(lambda q: self.task_losses(q, x, y, m), params, update)
@@ -303,8 +290,7 @@ def run_steps(static: Static, arm: ArmStep, key, start, steps, restore):
             z, valid = arm.over_networks(arm.lookahead)(trained[0], x, y, m)
             z, valid = arm.lift((z, valid))
             if static.affinity_until is not None:  # inside the window only
-                valid = valid & (start + i * block < static.affinity_until)
-                z = jnp.where(valid, z, 0.0)
+                valid, z = (inside := valid & (start + i * block < static.affinity_until)), jnp.where(inside, z, 0.0)
             z_sum, z_count = z_sum + z, z_count + valid
         trained, block_losses = jax.lax.scan(arm.step, trained, (u[i], t), unroll=block == 1)
         return trained, (z_sum, z_count), losses.at[i].set(block_losses)
