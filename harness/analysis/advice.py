@@ -151,7 +151,7 @@ def plot(advice: dict, path: Path) -> None:
     ax.set_ylabel(style.METRIC_LABEL["test_bce"])
     ax.set_title("test log loss per task (95% intervals over seeds)")
     ax.legend(fontsize=8)
-    fig.savefig(path, dpi=120)
+    fig.savefig(path)  # the style sheet's resolution
 
 
 def markdown(advice: dict, figure: str, seconds: float) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from harness.analysis import style
 from harness.analysis.collect import CollectError, Collection, collect, write_table
 from harness.analysis.common import ci_row, gate_table
 from harness.analysis.markdown import escape
@@ -115,9 +116,15 @@ def machine(collections: list[Collection]) -> str:
 
 
 def write_report(
-    sweeps: list[Path], out: Path, title: str = "Report", preamble: list[str] | None = None, fmt: str = "png"
+    sweeps: list[Path],
+    out: Path,
+    title: str = "Report",
+    preamble: list[str] | None = None,
+    formats: tuple[str, ...] = ("png",),
 ) -> tuple[Path, list[Collection]]:
-    """Collect, analyse and write every sweep into `out`; returns REPORT.md's path and the collections.
+    """Collect, analyse and write every sweep into `out`, each figure in every format of
+    `formats` (REPORT.md embeds `style.shown(formats)`); returns REPORT.md's path and the
+    collections.
 
     Raises CollectError, before anything is written, when no sweep holds a usable result.
     """
@@ -140,7 +147,7 @@ def write_report(
         if section.summary is not None:
             section.summary.to_csv(tables / "summary.csv", index=False)
         for p in section.plots:
-            p.figure.savefig(out / f"{p.stem}.{fmt}", dpi=110 if fmt == "png" else None)
+            style.save(p.figure, out, p.stem, formats)
         sections.append(section)
     job_seconds = sum(
         float(c.jobs[[k for k in ("timing.compile_seconds", "timing.train_seconds") if k in c.jobs]].sum().sum())
@@ -166,7 +173,7 @@ def write_report(
             for v in s.verdicts
         ]
     lines += ["", CONVENTIONS, ""]
-    lines += [section_markdown(s, fmt) + "\n" for s in sections]
+    lines += [section_markdown(s, style.shown(formats)) + "\n" for s in sections]
     problems = [(c.root.name, p) for c in collections for p in c.problems]
     if problems:
         lines += ["## Jobs left out", "", "| sweep | job | kind | detail |", "| --- | --- | --- | --- |"]

@@ -16,6 +16,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from omegaconf import OmegaConf
 
+from harness.analysis import style
 from harness.config import DataConfig
 from harness.config.locations import conf_dir
 from harness.data import SUITES, make_dataset, task_names
@@ -62,8 +63,7 @@ def sample_figure(cfg: DataConfig, path: str | Path, count: int = 12, columns: i
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    return path
+    return style.save(fig, path.parent, path.stem)[0]
 
 
 IMAGE_SUITES = tuple(name for name, suite in SUITES.items() if suite.images)

@@ -1,13 +1,16 @@
 """One figure style: arm colours and labels (from harness/arms.py), bands, heat maps, saving.
 
 Figures are matplotlib `Figure` objects (no pyplot state): a study builds them, the report
-saves them in the format asked for (png, pdf or svg).
+saves them in each format asked for (png at 300 dpi, pdf, svg). Fonts, sizes, grid and
+resolution come from one style sheet shipped with the package, harness.mplstyle, applied
+when this module is imported.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib.style
 import numpy as np
 import pandas as pd
 from matplotlib import colormaps
@@ -18,6 +21,8 @@ from matplotlib.patches import Rectangle
 from harness.arms import ARMS, Arm
 
 FORMATS = ("png", "pdf", "svg")
+STYLE_SHEET = Path(__file__).with_name("harness.mplstyle")
+matplotlib.style.use(STYLE_SHEET)
 METRIC_LABEL = {
     "test_bce": "test log loss (nats, lower is better)",
     "test_auroc": "test AUROC (higher is better)",
@@ -133,8 +138,23 @@ def titled(fig: Figure, title: str) -> Figure:
     return fig
 
 
-def save(fig: Figure, folder: Path, stem: str, fmt: str = "png") -> Path:
-    """Write `fig` as folder/stem.fmt."""
-    path = Path(folder) / f"{stem}.{fmt}"
-    fig.savefig(path, dpi=110 if fmt == "png" else None)
-    return path
+def save(fig: Figure, folder: Path, stem: str, formats: tuple[str, ...] = ("png",)) -> list[Path]:
+    """Write `fig` as folder/stem.FMT for each format (the style sheet's 300 dpi for png)."""
+    paths = [Path(folder) / f"{stem}.{fmt}" for fmt in formats]
+    for path in paths:
+        fig.savefig(path)
+    return paths
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    """`png,pdf` -> ("png", "pdf"); ValueError naming what is accepted."""
+    formats = tuple(dict.fromkeys(part.strip().lower() for part in text.split(",") if part.strip()))
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise ValueError(f"--format {text!r}: expected one or more of {', '.join(FORMATS)}, comma-separated")
+    return formats
+
+
+def shown(formats: tuple[str, ...]) -> str:
+    """The format REPORT.md embeds: png or svg where written (a browser shows them), else the first."""
+    return next((f for f in formats if f in ("png", "svg")), formats[0])

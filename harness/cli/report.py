@@ -1,4 +1,4 @@
-"""`python -m harness.report SWEEP [SWEEP ...] [--out DIR] [--format png|pdf|svg]`: REPORT.md, figures, tables.
+"""`python -m harness.report SWEEP [SWEEP ...] [--out DIR] [--format png,pdf,svg]`: REPORT.md, figures, tables.
 
 The command's arguments are checked first: each problem is one line on stderr, the exit
 status is 2, and nothing is created. The work is harness/analysis (collect, studies,
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from harness.analysis.collect import CollectError
 from harness.analysis.report import write_report
-from harness.analysis.style import FORMATS
+from harness.analysis.style import parse_formats
 
 
 def problems(sweeps: list[Path], out: Path | None) -> list[str]:
@@ -36,8 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness.report", description=__doc__.splitlines()[0])
     parser.add_argument("sweeps", nargs="+", type=Path, help="sweep folders (Hydra multirun output, any launcher)")
     parser.add_argument("--out", type=Path, help="output folder (default: SWEEP/report for one sweep)")
-    parser.add_argument("--format", choices=FORMATS, default="png", help="figure file format (png)")
+    parser.add_argument("--format", default="png", help="figure formats, comma-separated: png (300 dpi), pdf, svg")
     args = parser.parse_args(argv)
+    try:
+        formats = parse_formats(args.format)
+    except ValueError as error:
+        parser.error(str(error))
     if args.out is None and len(args.sweeps) > 1:
         parser.error("--out is required with more than one sweep folder")
     bad = problems(args.sweeps, args.out)
@@ -47,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out = args.out or args.sweeps[0] / "report"
     try:
-        report, collections = write_report(args.sweeps, out, fmt=args.format)
+        report, collections = write_report(args.sweeps, out, formats=formats)
     except CollectError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -22,6 +22,7 @@ from harness.analysis.collect import CollectError
 from harness.analysis.registry import main_studies
 from harness.analysis.report import write_report
 from harness.analysis.samples import IMAGE_SUITES, draw_samples
+from harness.analysis.style import parse_formats
 
 PROFILES = {"quick": "", "full": "full/"}  # experiment name prefix per profile
 # The quick profile compiles dozens of small programs on a CPU, where compiling, not
@@ -95,8 +96,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("reports"), help="results and report folder (reports/)")
     parser.add_argument("--studies", help="comma-separated subset of the profile's studies (default: all of them)")
     parser.add_argument("--jobs", type=int, default=2, help="studies run at the same time, each in its own process (2)")
+    parser.add_argument("--format", default="png", help="figure formats, comma-separated: png (300 dpi), pdf, svg")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides passed to every study")
     args = parser.parse_args(argv)
+    try:
+        formats = parse_formats(args.format)
+    except ValueError as error:
+        parser.error(str(error))
     every = main_studies(args.profile)
     studies = [s for s in (args.studies or ",".join(every)).split(",") if s]
     unknown = [s for s in studies if s not in every]
@@ -140,7 +146,11 @@ def main(argv: list[str] | None = None) -> int:
         ]
     try:
         report, _ = write_report(
-            [runs / name for name in studies], args.out, f"mtl-harness: {args.profile}-profile report", preamble
+            [runs / name for name in studies],
+            args.out,
+            f"mtl-harness: {args.profile}-profile report",
+            preamble,
+            formats,
         )
     except CollectError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -25,6 +25,7 @@ import math
 
 import numpy as np
 import pandas as pd
+from matplotlib.patches import Rectangle
 from scipy import stats
 
 from harness.analysis import style
@@ -148,6 +149,43 @@ def pair_points(c: Collection, table: pd.DataFrame) -> pd.DataFrame:
     return points.merge(c.affinity, on=["job", "seed", "i", "j"], how="inner")
 
 
+def affinity_panel(ax, part: pd.DataFrame, names: dict):
+    """One job's mean Z over seeds as a labelled heat map, tasks ordered by planted group; the
+    planted groups boxed (solid) and the cells of the found groups (search on every seed's
+    matrix together) outlined dashed. Returns the image (for its colour bar)."""
+    k, planted = int(part["i"].max()) + 1, int(part["data.task_groups"].iloc[0])
+    order = sorted(range(k), key=lambda t: (t % planted, t))  # task t is in planted group t mod G
+    at = {t: n for n, t in enumerate(order)}
+    mean, half = np.full((k, k), np.nan), np.full((k, k), np.nan)
+    for (i, j), cell in part.groupby(["i", "j"]):
+        m, _, high, _ = mean_ci(cell["z"].to_numpy())
+        mean[at[i], at[j]], half[at[i], at[j]] = m, high - m
+    off = ~np.eye(k, dtype=bool)
+    limit = float(np.nanmax(np.abs(mean[off]))) or 1.0
+    image = ax.imshow(np.where(off, mean, np.nan), cmap="RdBu", vmin=-limit, vmax=limit)  # self-affinity: printed
+    for (r, c), value in np.ndenumerate(mean):
+        ax.text(c, r, f"{value:.1e}\n±{half[r, c]:.0e}", ha="center", va="center", fontsize=5.5)
+    signal = np.full((part["seed"].nunique(), k, k), np.nan)
+    seeds = {s: n for n, s in enumerate(sorted(part["seed"].unique()))}
+    signal[part["seed"].map(seeds), part["i"], part["j"]] = part["z"]
+    for group in grouping.choose(signal).partition:
+        for i in group:
+            for j in (j for j in group if j != i):
+                ax.add_patch(Rectangle((at[j] - 0.42, at[i] - 0.42), 0.84, 0.84, fill=False, ec="0.15", ls="--", lw=1))
+    start = 0
+    for g in range(planted):
+        size = sum(1 for t in range(k) if t % planted == g)
+        ax.add_patch(Rectangle((start - 0.5, start - 0.5), size, size, fill=False, ec="black", lw=2.2))
+        start += size
+    labels = [str(names.get(t, t)) for t in order]
+    ax.set_xticks(range(k), labels, rotation=45, ha="right", fontsize=7)
+    ax.set_yticks(range(k), labels, fontsize=7)
+    ax.set_xlabel("j (task helped)")
+    ax.set_ylabel("i (task stepped)")
+    ax.grid(False)
+    return image
+
+
 @study("affinity")
 def analyse(c: Collection) -> Section:
     table = with_config(c, KEYS)
@@ -165,26 +203,12 @@ def analyse(c: Collection) -> Section:
     rows = -(-(len(rhos) + 1) // cols)
     fig, axes = style.figure(cols, rows, width=4.0, height=3.6)
     flat = list(axes.flat)
-    matrix = c.affinity.merge(c.jobs[["job", *KEYS]], on="job")
+    matrix = c.affinity.merge(c.jobs[["job", *KEYS, "data.task_groups"]], on="job")
+    names = table.drop_duplicates("task").set_index("task")["task_name"].to_dict()
     for ax, rho in zip(flat, rhos, strict=False):
         part = matrix[matrix["data.relatedness"] == rho]
-        k = int(part["i"].max()) + 1
-        mean, half = np.full((k, k), np.nan), np.full((k, k), np.nan)
-        for (i, j), cell in part.groupby(["i", "j"]):
-            m, low, high, _ = mean_ci(cell["z"].to_numpy())
-            mean[i, j], half[i, j] = m, high - m
-        off = ~np.eye(k, dtype=bool)
-        limit = float(np.nanmax(np.abs(mean[off]))) or 1.0
-        shown = np.where(off, mean, np.nan)  # self-affinity is far larger: printed, not coloured
-        image = ax.imshow(shown, cmap="RdBu", vmin=-limit, vmax=limit)
-        for (i, j), value in np.ndenumerate(mean):
-            ax.text(j, i, f"{value:.1e}\n±{half[i, j]:.0e}", ha="center", va="center", fontsize=6)
+        fig.colorbar(affinity_panel(ax, part, names), ax=ax, fraction=0.046, label="Z (raw)")
         ax.set_title(f"Z(i->j), rho = {rho:g}", fontsize=9)
-        ax.set_xticks(range(k))
-        ax.set_yticks(range(k))
-        ax.set_xlabel("j (task helped)")
-        ax.set_ylabel("i (task stepped)")
-        fig.colorbar(image, ax=ax, fraction=0.046, label="Z (raw)")
     ax = flat[len(rhos)]
     for n, (rho, part) in enumerate(points.groupby("data.relatedness")):
         color = style.series(n, len(rhos))
@@ -200,7 +224,9 @@ def analyse(c: Collection) -> Section:
         c.name,
         style.titled(fig, "TAG affinity per relatedness, and affinity against the measured pair gain"),
         "Mean Z(i->j) over seeds, raw values on one colour scale per panel (the diagonal, self-affinity, is printed "
-        "but not coloured), with the half-width of its 95% interval; last panel: affinity against pair gain. "
+        "but not coloured), with the half-width of its 95% interval. Tasks are ordered by planted group; solid "
+        "boxes: the planted groups; dashed cells: i and j in one group of the partition the search finds from "
+        "the seeds' matrices together. Last panel: affinity against pair gain. "
         f"{held_equal(c)}",
     )
     kept, gate_note = gate(table, KEYS)
