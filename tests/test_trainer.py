@@ -176,3 +176,31 @@ def test_each_optimizer_takes_the_step_of_its_optax_namesake(name, reference):
     ours, _ = optimizer.update(grads, optimizer.init(params), params)
     theirs, _ = expected.update(grads, expected.init(params), params)
     np.testing.assert_allclose(ours["w"], theirs["w"], rtol=1e-6)
+
+
+def test_training_says_when_compiling_ends_before_its_first_evaluation(tiny):
+    run = tiny(train={"steps": 40, "eval_every": 20})
+    data = make_replicates(run.data, run.train.seeds)
+    static, calls = static_of(run, data.x_train.shape[2:]), []
+    train(static, replicate_keys(run), data, hyperparams(run.train), run.train.steps, calls.append,
+          on_compiled=lambda: calls.append("compiled"))  # fmt: skip
+    assert calls[0] == "compiled" and calls.count("compiled") == 1 and calls[1:] == list(range(1, len(calls)))
+
+
+def test_a_bar_ticks_while_nothing_updates_it_and_stays_quiet_when_disabled():
+    import time
+
+    from harness.runs.runtime import ticking
+
+    class Bar:
+        def __init__(self, disable):
+            self.disable, self.refreshed = disable, 0
+
+        def refresh(self):
+            self.refreshed += 1
+
+    shown, quiet = Bar(False), Bar(True)
+    for bar in (shown, quiet):
+        with ticking(bar, every=0.01):
+            time.sleep(0.2)
+    assert shown.refreshed >= 3 and quiet.refreshed == 0

@@ -14,7 +14,6 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from tqdm.auto import tqdm
 
 from harness.arms import ARMS, PAD, ArmSpec, make_arm
 from harness.config import ModelConfig, RunConfig, resolve_groups, to_dict
@@ -23,7 +22,7 @@ from harness.data.base import Dataset
 from harness.data.references import references
 from harness.runs import grouping, results
 from harness.runs.resume import config_hash
-from harness.runs.runtime import environment
+from harness.runs.runtime import environment, progress_bar, ticking
 from harness.train.metrics import divergence
 from harness.train.models import make_model
 from harness.train.program import Static
@@ -107,12 +106,19 @@ def problem_of(run: RunConfig) -> Problem:
 
 
 def fit(run: RunConfig, static: Static, data: Dataset, desc: str, show: bool) -> TrainOutput:
-    """Train the program of `static` on `data`, with a progress bar over its evaluations."""
+    """Train the program of `static` on `data`, with a progress bar over its evaluations that
+    reads "compiling" (its elapsed time ticking) until the programs are compiled."""
     chunks = len(evaluation_steps(static, run.train.steps, run.train.pretrain_steps))
-    with tqdm(total=chunks, desc=desc, unit="eval", leave=False, disable=None if show else True) as bar:
-        hp = hyperparams(run.train)
+    with progress_bar(show, total=chunks, desc=f"{desc}: compiling", unit="eval", leave=False) as bar, ticking(bar):
         return train(
-            static, replicate_keys(run), data, hp, run.train.steps, lambda _: bar.update(1), lr_target=lr_target(run)
+            static,
+            replicate_keys(run),
+            data,
+            hyperparams(run.train),
+            run.train.steps,
+            lambda _: bar.update(1),
+            lr_target=lr_target(run),
+            on_compiled=lambda: bar.set_description(desc),
         )
 
 

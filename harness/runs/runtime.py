@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import platform
 import subprocess
 import sys
+import threading
 from importlib import metadata
 from pathlib import Path
 
@@ -29,6 +31,27 @@ def progress_bar(show: bool, **kwargs):
     from tqdm.auto import tqdm
 
     return tqdm(disable=None if show else True, **kwargs)  # None: tqdm turns itself off off a terminal
+
+
+@contextlib.contextmanager
+def ticking(bar, every: float = 0.5):
+    """Redraw `bar` every `every` seconds while the block runs (its elapsed time moves while a
+    program compiles and nothing updates it); nothing for a disabled bar."""
+    stop = threading.Event()
+
+    def tick():
+        while not stop.wait(every):
+            bar.refresh()
+
+    thread = None if bar.disable else threading.Thread(target=tick, daemon=True)
+    if thread:
+        thread.start()
+    try:
+        yield bar
+    finally:
+        stop.set()
+        if thread:
+            thread.join()
 
 
 def cache_folder(cache_dir: str) -> str | None:

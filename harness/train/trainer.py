@@ -208,12 +208,14 @@ def train(
     on_chunk: Callable[[int], None] | None = None,
     job_axis: bool = False,
     lr_target: Any = -1,
+    on_compiled: Callable[[], None] | None = None,
 ) -> TrainOutput:
     """Train every arm for `steps` steps per network on replicate-stacked data.
 
     `keys` and every array of `data` carry a leading replicate axis; with `job_axis`,
     a job axis before it, which `hp` carries too (a fused sweep of same-shape jobs).
-    `on_chunk(c)` is called after the c-th evaluation (of len(evaluation_steps(...))).
+    `on_chunk(c)` is called after the c-th evaluation (of len(evaluation_steps(...))),
+    `on_compiled()` once, when both programs are compiled and training starts.
     `lr_target`: the task whose validation loss picks learning rates (per job with
     `job_axis`), -1 for the sum over tasks (see lr_weights).
     """
@@ -223,6 +225,8 @@ def train(
     # Compile everything before the clock starts.
     chunk = compiled.get("chunk", state, data, hp, jnp.int32(0), jnp.bool_(False))
     jax.block_until_ready(state)
+    if on_compiled is not None:
+        on_compiled()
     begin = time.perf_counter()
     history = []
     # One schedule for every job of a fused program (jobs fuse only where pretrain_steps agree).
