@@ -53,7 +53,6 @@ def test_figures_in_the_format_asked_for(tmp_path, fmt):
     assert f"](sweep.{fmt})" in (sweep / "report" / "REPORT.md").read_text()
 
 
-
 def test_several_formats_at_once_png_at_300_dpi_and_the_one_style_sheet(tmp_path, capsys):
     from matplotlib import rcParams
     from PIL import Image
@@ -69,6 +68,7 @@ def test_several_formats_at_once_png_at_300_dpi_and_the_one_style_sheet(tmp_path
     with pytest.raises(SystemExit):
         main([str(sweep), "--format", "png,jpeg"])
     assert "--format 'png,jpeg': expected one or more of png, pdf, svg" in capsys.readouterr().err
+
 
 def test_a_single_run_that_is_no_study_gets_arms_per_task_and_the_gain_of_sharing(tmp_path):
     report, _ = write_report([one_run(tmp_path)], tmp_path / "out")
