@@ -25,7 +25,7 @@ TINY = [
     "train.seeds=2",
     "model.width=8",
     "data.tasks=2",
-    "data.dim=4",
+    "data.dim=8",  # above data.shared_features=4: the features family (capacity) needs it
     "data.pool=64",
     "data.n_per_task=32",
     "data.n_val=16",
