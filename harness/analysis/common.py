@@ -82,20 +82,27 @@ def references(table: pd.DataFrame) -> dict[str, float]:
     return out
 
 
+def learned_share(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame | None:
+    """Per point of `keys` (per job without keys): arm stl's mean learned_auroc, column `learned`;
+    None when the results carry none."""
+    learned = table[(table["metric"] == "learned_auroc") & (table["arm"] == "stl")]
+    if learned.empty or learned["value"].isna().all():
+        return None
+    return learned.groupby(keys or ["job"], dropna=False)["value"].mean().rename("learned").reset_index()
+
+
 def gate(table: pd.DataFrame, keys: list[str], threshold: float = GATE) -> tuple[pd.DataFrame, str]:
     """Keep the points where arm stl closed at least `threshold` of the AUROC gap (learned_auroc).
 
     Returns the kept rows and a sentence for the report: the threshold, and every excluded
     point with its learned fraction, or why the gate was skipped.
     """
-    learned = table[(table["metric"] == "learned_auroc") & (table["arm"] == "stl")]
-    if learned.empty or learned["value"].isna().all():
+    by, share = keys or ["job"], learned_share(table, keys)
+    if share is None:
         return (
             table,
             "Learnability gate skipped: the results carry no learned_auroc (non-synthetic suite or old results).",
         )
-    by = keys or ["job"]
-    share = learned.groupby(by, dropna=False)["value"].mean().rename("learned").reset_index()
     low = share[share["learned"] < threshold]
     note = (
         f"Learnability gate: a point enters a verdict when the separate networks closed at least {threshold:.0%} of "
@@ -115,11 +122,9 @@ def gate(table: pd.DataFrame, keys: list[str], threshold: float = GATE) -> tuple
 def gate_table(table: pd.DataFrame, keys: list[str], threshold: float = GATE) -> str:
     """Markdown: every point's learned fraction (arm stl's mean learned_auroc) against the gate's
     threshold, and whether it entered the verdicts; empty when the results carry none."""
-    learned = table[(table["metric"] == "learned_auroc") & (table["arm"] == "stl")]
-    if learned.empty or learned["value"].isna().all():
+    by, share = keys or ["job"], learned_share(table, keys)
+    if share is None:
         return ""
-    by = keys or ["job"]
-    share = learned.groupby(by, dropna=False)["value"].mean().rename("learned").reset_index()
     lines = [
         f"Learnability gate, point by point (a point enters a verdict at a learned fraction of at least "
         f"{threshold:.0%}):",

@@ -180,10 +180,9 @@ def crossover_figure(cross: pd.DataFrame, widths: list[float], features: bool):
     lo, hi = np.log2(widths[0]) - 0.5, np.log2(widths[-1]) + 0.5  # where "never" and "already" are drawn
     for i, (f, part) in enumerate(cross.groupby(FRACTION)):
         color = style.series(i, cross[FRACTION].nunique())
-        at = part["at"].clip(lo, hi)
-        err = np.vstack([at - part["low"].clip(lo, hi), part["high"].clip(lo, hi) - at])
-        ax.plot(part["data.tasks"], 2**at, "o-", color=color, label=f"crossover, f = {f:g}")
-        ax.fill_between(part["data.tasks"], 2 ** (at - err[0]), 2 ** (at + err[1]), color=color, alpha=0.15)
+        ax.plot(part["data.tasks"], 2 ** part["at"].clip(lo, hi), "o-", color=color, label=f"crossover, f = {f:g}")
+        band = 2 ** part["low"].clip(lo, hi), 2 ** part["high"].clip(lo, hi)
+        ax.fill_between(part["data.tasks"], *band, color=color, alpha=0.15)
         if features:
             ax.plot(part["data.tasks"], part["need"], ":", color=color, label=f"trunk needed, f = {f:g}")
     ax.set_xscale("log", base=2)
