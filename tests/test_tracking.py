@@ -15,7 +15,18 @@ from sweeps import ROOT, TINY, cli_command
 
 from harness.config import TRACKERS, ConfigError, RunConfig, validate
 from harness.runs.runtime import progress_bar
-from harness.runs.tracking import BACKENDS, PROBE_SECONDS, check_reachable, job_name, swept_keys, tracking_uri
+from harness.runs.tracking import (
+    BACKENDS,
+    PROBE_SECONDS,
+    SWEEP_FILE,
+    check_reachable,
+    job_name,
+    live,
+    log_report,
+    make_backend,
+    swept_keys,
+    tracking_uri,
+)
 from harness.runs.tracking.record import curve_series, final_metrics, flatten
 
 
@@ -66,6 +77,63 @@ def test_final_metrics_are_means_over_seeds_and_then_tasks():
     assert final["mean_test_bce/mtl"] == pytest.approx(0.7)
     assert final["test_auroc/mtl/b_"] == 0.5 and final["mean_test_acc/mtl"] == 1.0
     assert not any(name.startswith(("test_bce/pairs", "mean_test_bce/pairs")) for name in final)  # no records
+
+
+def test_live_metrics_take_the_lowest_learning_rate_mean_over_seeds_networks_and_tasks():
+    nan = float("nan")
+    curves = {
+        "mtl": {  # train_loss [S=2, L=2, G=1]; val_bce [S, L, G, H=2]
+            "train_loss": [[[1.0], [4.0]], [[3.0], [2.0]]],
+            "val_bce": [[[[0.5, 0.7]], [[0.2, nan]]], [[[0.3, 0.5]], [[0.4, nan]]]],
+        },
+        "stl": {"train_loss": [[[nan]], [[nan]]], "val_bce": [[[[0.6]]], [[[0.8]]]]},  # step 0: no training loss
+    }
+    got = live.live_metrics(curves)
+    # mtl val_bce: lr 0 -> mean(0.5, 0.7, 0.3, 0.5) = 0.5; lr 1 -> mean(0.2, 0.4) = 0.3 (the unused head's NaN left out)
+    assert got == pytest.approx({"live/train_loss/mtl": 2.0, "live/val_bce/mtl": 0.3, "live/val_bce/stl": 0.7})
+
+
+def test_a_jobs_run_is_open_and_holds_its_live_metric_while_it_trains(tmp_path, tiny):
+    """MLflow receives a metric before the job ends: the trainer's evaluations reach the
+    attached run while its status is still RUNNING (a local file store)."""
+    pytest.importorskip("mlflow", reason="pip install '.[mlflow]'")
+    from harness.runs.job import run_job
+
+    backend = make_backend("mlflow", (tmp_path / "mlruns").as_uri())
+    run_id = backend.start_job("live-test", None, "job")
+    seen = []
+
+    def sink(step, metrics):
+        backend.log_point(run_id, step, metrics)
+        run = backend.client.get_run(run_id)
+        seen.append((step, run.info.status, sorted(run.data.metrics)))
+
+    run = tiny(arms=["mtl", "stl"])
+    live.attach(sink)
+    try:
+        result = run_job(run, progress=False)
+    finally:
+        live.attach(None)
+    assert [step for step, _, _ in seen] == result["curves"]["steps"]
+    assert all(status == "RUNNING" for _, status, _ in seen)
+    assert "live/val_bce/mtl" in seen[0][2] and "live/train_loss/stl" in seen[-1][2]
+    history = backend.client.get_metric_history(run_id, "live/val_bce/mtl")
+    assert [m.step for m in history] == result["curves"]["steps"]
+
+
+def test_a_report_goes_to_the_parent_run_named_in_the_sweep_folder(tmp_path):
+    pytest.importorskip("mlflow", reason="pip install '.[mlflow]'")
+    uri = (tmp_path / "mlruns").as_uri()
+    backend = make_backend("mlflow", uri)
+    parent = backend.start_sweep("report-test", "sweep", {})
+    sweep, report = tmp_path / "sweep", tmp_path / "sweep" / "report"
+    report.mkdir(parents=True)
+    for name in ("REPORT.md", "gain.png", "gain.pdf", "notes.txt"):
+        (report / name).write_text("x")
+    assert log_report(sweep, report) is None  # an untracked sweep: nothing to do
+    (sweep / SWEEP_FILE).write_text(json.dumps({"tracking": "mlflow", "uri": uri, "run_id": parent}))
+    assert log_report(sweep, report) == parent
+    assert sorted(a.path for a in backend.client.list_artifacts(parent)) == ["REPORT.md", "gain.pdf", "gain.png"]
 
 
 def test_params_are_the_flattened_config():
@@ -155,7 +223,12 @@ def test_a_sweep_is_one_parent_run_with_a_child_run_per_job(tmp_path, monkeypatc
         assert [m.step for m in history] == steps and steps[0] == 0 and steps[-1] == 20  # every evaluation of TINY
         assert 0 < child.data.metrics["test_auroc/stl/task1"] <= 1
         assert [a.path for a in client.list_artifacts(child.info.run_id)] == ["result.json"]
+        # The live curve arrived while the job trained: every evaluation, before result.json was written.
+        live_points = client.get_metric_history(child.info.run_id, "live/val_bce/mtl")
+        written = (sweep / child.info.run_name.split(":")[0] / "result.json").stat().st_mtime * 1000
+        assert [m.step for m in live_points] == steps and max(m.timestamp for m in live_points) <= written
     assert [a.path for a in client.list_artifacts(parent.info.run_id)] == ["multirun.yaml"]
+    assert json.loads((sweep / SWEEP_FILE).read_text())["run_id"] == parent.info.run_id
 
 
 def test_a_tracking_store_that_cannot_be_used_is_refused_in_one_line_naming_the_key(tmp_path):

@@ -58,5 +58,21 @@ def main(argv: list[str] | None = None) -> int:
     for c in collections:
         for p in c.problems:
             print(f"skipped {c.root / p.job}: {p.kind}: {p.detail}", file=sys.stderr)
+    log_to_tracking(args.sweeps, out)
     print(report)
     return 0
+
+
+def log_to_tracking(sweeps: list[Path], out: Path) -> None:
+    """The report's files, as artifacts of each tracked sweep's parent run; a store that
+    cannot take them is a warning (the report is written)."""
+    from harness.runs.tracking import log_report
+
+    for sweep in sweeps:
+        try:
+            run_id = log_report(sweep, out)
+        except Exception as error:  # noqa: BLE001 - any store failure; the report stands
+            print(f"warning: {sweep}: the report was not added to its tracking run: {error}", file=sys.stderr)
+        else:
+            if run_id is not None:
+                print(f"{sweep}: report added to tracking run {run_id}", file=sys.stderr)

@@ -23,6 +23,7 @@ from harness.data.references import references
 from harness.runs import grouping, results
 from harness.runs.resume import config_hash
 from harness.runs.runtime import environment, progress_bar, ticking
+from harness.runs.tracking import live
 from harness.train.metrics import divergence
 from harness.train.models import make_model
 from harness.train.program import Static
@@ -107,7 +108,8 @@ def problem_of(run: RunConfig) -> Problem:
 
 def fit(run: RunConfig, static: Static, data: Dataset, desc: str, show: bool) -> TrainOutput:
     """Train the program of `static` on `data`, with a progress bar over its evaluations that
-    reads "compiling" (its elapsed time ticking) until the programs are compiled."""
+    reads "compiling" (its elapsed time ticking) until the programs are compiled, and each
+    evaluation's curves sent to the job's tracking run, if one is open (harness/runs/tracking/live.py)."""
     chunks = len(evaluation_steps(static, run.train.steps, run.train.pretrain_steps))
     with progress_bar(show, total=chunks, desc=f"{desc}: compiling", unit="eval", leave=False) as bar, ticking(bar):
         return train(
@@ -119,6 +121,7 @@ def fit(run: RunConfig, static: Static, data: Dataset, desc: str, show: bool) ->
             lambda _: bar.update(1),
             lr_target=lr_target(run),
             on_compiled=lambda: bar.set_description(desc),
+            on_curves=live.publish if live.attached() else None,
         )
 
 

@@ -209,13 +209,15 @@ def train(
     job_axis: bool = False,
     lr_target: Any = -1,
     on_compiled: Callable[[], None] | None = None,
+    on_curves: Callable[[int, dict], None] | None = None,
 ) -> TrainOutput:
     """Train every arm for `steps` steps per network on replicate-stacked data.
 
     `keys` and every array of `data` carry a leading replicate axis; with `job_axis`,
     a job axis before it, which `hp` carries too (a fused sweep of same-shape jobs).
     `on_chunk(c)` is called after the c-th evaluation (of len(evaluation_steps(...))),
-    `on_compiled()` once, when both programs are compiled and training starts.
+    `on_compiled()` once, when both programs are compiled and training starts;
+    `on_curves(step, curves)` after each evaluation, with its curves on the host.
     `lr_target`: the task whose validation loss picks learning rates (per job with
     `job_axis`), -1 for the sum over tasks (see lr_weights).
     """
@@ -234,6 +236,8 @@ def train(
     for c, (length, restore) in enumerate(chunk_calls(schedule)):
         state, curves = chunk(state, data, hp, jnp.int32(length), jnp.bool_(restore))
         history.append(curves)
+        if on_curves is not None:
+            on_curves(schedule[c], jax.tree.map(np.asarray, curves))
         if on_chunk is not None:
             state["step"].block_until_ready()
             on_chunk(c + 1)

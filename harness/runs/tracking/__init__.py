@@ -2,14 +2,17 @@
 
 A Hydra callback (registered in conf/config.yaml), so every launcher gets it:
 the sweep's parent run starts where the multirun starts (the launching process), and each
-job's run is logged where the job ends (in process, or on a Submitit or Ray worker), from
-the result.json the job wrote. A backend is one module with a class that implements
+job's run opens where the job starts (in process, or on a Submitit or Ray worker), receives
+the job's live curves while it trains (live.py), and is completed when the job ends from the
+result.json the job wrote. The sweep folder's SWEEP_FILE names the parent run, so that
+`harness.report` adds its figures to it. A backend is one module with a class that implements
 `Backend`; `BACKENDS` names it for runtime.tracking.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import sys
 import time
@@ -25,13 +28,16 @@ from omegaconf import DictConfig, OmegaConf
 from harness.config import ConfigError
 from harness.config.errors import excerpt
 from harness.runs.results import RESULT_FILE, UnreadableResult, read_result
+from harness.runs.tracking import live
 from harness.runs.tracking.record import JobRecord, job_record
 
 # runtime.tracking value -> "module:Class" of its backend (harness.config.TRACKERS lists them and "none").
 BACKENDS = {"mlflow": "harness.runs.tracking.mlflow_backend:MLflowBackend"}
 DEFAULT_EXPERIMENT = "mtl-harness"
-# The report's files that the sweep's run keeps when `harness.report` wrote them into SWEEP/report/.
-REPORT_FILES = ("REPORT.md", "*.png")
+# The report's files that the sweep's run keeps, when `harness.report` has written them into SWEEP/report/.
+REPORT_FILES = ("REPORT.md", "*.png", "*.pdf", "*.svg")
+# In a tracked sweep's folder: the backend, store and parent run the report's files go to.
+SWEEP_FILE = "tracking.json"
 MAX_NAME_CHARS = 250
 # How long the store may take to answer before a run is refused (a client would retry for minutes).
 PROBE_SECONDS = 5.0
@@ -41,8 +47,20 @@ class Backend(Protocol):
     def start_sweep(self, experiment: str, name: str, tags: dict[str, str]) -> str:
         """Open the sweep's parent run; returns its id."""
 
-    def log_job(self, experiment: str, parent: str | None, job: JobRecord) -> None:
-        """One finished run for the job (a child of `parent`, if given)."""
+    def start_job(self, experiment: str, parent: str | None, name: str) -> str:
+        """Open the job's run (a child of `parent`, if given); returns its id."""
+
+    def log_point(self, run_id: str, step: int, metrics: dict[str, float]) -> None:
+        """Metrics of one evaluation, while the job trains."""
+
+    def end_job(self, run_id: str, job: JobRecord) -> None:
+        """Log the finished job's params, curves, metrics and files, and close its run."""
+
+    def drop_job(self, run_id: str) -> None:
+        """Remove the run of a job that was refused before it trained."""
+
+    def log_artifacts(self, run_id: str, artifacts: list[Path]) -> None:
+        """Add files to a run, open or closed."""
 
     def end_sweep(self, run_id: str, failed: bool, metrics: dict[str, float], artifacts: list[Path]) -> None:
         """Close the parent run with the sweep's counts and files."""
@@ -132,8 +150,20 @@ def job_name(config: DictConfig, swept: set[str]) -> str:
     return f"{config.hydra.job.num}: {' '.join(own)}".strip(": ")[:MAX_NAME_CHARS]
 
 
-def report_files(sweep_dir: Path) -> list[Path]:
-    return sorted({path for pattern in REPORT_FILES for path in (sweep_dir / "report").glob(pattern)})
+def report_files(folder: Path) -> list[Path]:
+    """A report's REPORT.md and figures in `folder`."""
+    return sorted({path for pattern in REPORT_FILES for path in folder.glob(pattern)})
+
+
+def log_report(sweep_dir: Path, report_dir: Path) -> str | None:
+    """Add the report in `report_dir` to the parent run of the tracked sweep in `sweep_dir`;
+    the run's id, or None for a sweep that was not tracked."""
+    try:
+        record = json.loads((sweep_dir / SWEEP_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    make_backend(record["tracking"], record["uri"]).log_artifacts(record["run_id"], report_files(report_dir))
+    return record["run_id"]
 
 
 class TrackingCallback(Callback):
@@ -142,6 +172,7 @@ class TrackingCallback(Callback):
     def __init__(self) -> None:
         self.parent: str | None = None
         self.swept: set[str] = set()  # the keys the sweep varies
+        self.job_run: str | None = None  # the run of the job this process is running
 
     @staticmethod
     def _backend(config: DictConfig) -> Backend | None:
@@ -171,18 +202,30 @@ class TrackingCallback(Callback):
             "harness.overrides": " ".join(config.hydra.overrides.task),
         }
         self.parent = backend.start_sweep(experiment_name(config), sweep_dir.name, tags)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        record = {"tracking": str(config.runtime.tracking), "uri": tracking_uri(config), "run_id": self.parent}
+        (sweep_dir / SWEEP_FILE).write_text(json.dumps(record, indent=1) + "\n")
 
-    def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
         backend = self._backend(config)
         if backend is None:
+            return
+        run_id = backend.start_job(experiment_name(config), self.parent, job_name(config, self.swept))
+        self.job_run = run_id
+        live.attach(lambda step, metrics: backend.log_point(run_id, step, metrics))
+
+    def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
+        live.attach(None)
+        backend, run_id, self.job_run = self._backend(config), self.job_run, None
+        if backend is None or run_id is None:
             return
         path = Path(str(config.hydra.runtime.output_dir)) / RESULT_FILE
         try:
             result = read_result(path)
         except UnreadableResult:  # rejected before it ran (bad config): nothing to track
+            backend.drop_job(run_id)
             return
-        name = job_name(config, self.swept)
-        backend.log_job(experiment_name(config), self.parent, job_record(result, path, name))
+        backend.end_job(run_id, job_record(result, path, job_name(config, self.swept)))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if self.parent is None:
@@ -196,6 +239,6 @@ class TrackingCallback(Callback):
         counts = Counter(statuses(sweep_dir, self.started).values())
         metrics = {f"jobs_{status.replace(' ', '_')}": float(n) for status, n in counts.items()}
         failed = bool(counts["failed"] or counts["no result"])
-        artifacts = [p for p in (sweep_dir / "multirun.yaml", *report_files(sweep_dir)) if p.exists()]
+        artifacts = [p for p in (sweep_dir / "multirun.yaml", *report_files(sweep_dir / "report")) if p.exists()]
         backend.end_sweep(self.parent, failed, metrics, artifacts)
         self.parent = None

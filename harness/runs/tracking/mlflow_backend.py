@@ -1,6 +1,7 @@
 """runtime.tracking=mlflow: runs in an MLflow tracking store (a local folder by default, or any URI).
 
-The sweep is a parent run and each job a child run (MLflow's `mlflow.parentRunId` tag).
+The sweep is a parent run and each job a child run (MLflow's `mlflow.parentRunId` tag),
+opened when the job starts and given its live curves while it trains.
 Uses the client API only, so no global active run is left in the process between jobs.
 """
 
@@ -41,23 +42,35 @@ class MLflowBackend:
     def start_sweep(self, experiment: str, name: str, tags: dict[str, str]) -> str:
         return self.client.create_run(self._experiment_id(experiment), run_name=name, tags=tags).info.run_id
 
-    def log_job(self, experiment: str, parent: str | None, job: JobRecord) -> None:
-        tags = {**job.tags, **({"mlflow.parentRunId": parent} if parent else {})}
-        run_id = self.client.create_run(self._experiment_id(experiment), run_name=job.name, tags=tags).info.run_id
+    def start_job(self, experiment: str, parent: str | None, name: str) -> str:
+        tags = {"mlflow.parentRunId": parent} if parent else {}
+        return self.client.create_run(self._experiment_id(experiment), run_name=name, tags=tags).info.run_id
+
+    def log_point(self, run_id: str, step: int, metrics: dict[str, float]) -> None:
+        now = int(time.time() * 1000)
+        self._log(run_id, [], [self.Metric(name, value, now, step) for name, value in metrics.items()])
+
+    def end_job(self, run_id: str, job: JobRecord) -> None:
+        self.client.log_batch(run_id, tags=[self.RunTag(key, value) for key, value in job.tags.items()])
         now = int(time.time() * 1000)
         params = [self.Param(k, v) for k, v in job.params.items()]
         metrics = [self.Metric(name, value, now, step) for name, points in job.series.items() for step, value in points]
         metrics += [self.Metric(name, value, now, 0) for name, value in job.final.items()]
         self._log(run_id, params, metrics)
-        for path in job.artifacts:
-            self.client.log_artifact(run_id, str(path))
+        self.log_artifacts(run_id, job.artifacts)
         self.client.set_terminated(run_id, STATUS.get(job.status, "FAILED"))
+
+    def drop_job(self, run_id: str) -> None:
+        self.client.delete_run(run_id)
+
+    def log_artifacts(self, run_id: str, artifacts: list[Path]) -> None:
+        for path in artifacts:
+            self.client.log_artifact(run_id, str(path))
 
     def end_sweep(self, run_id: str, failed: bool, metrics: dict[str, float], artifacts: list[Path]) -> None:
         now = int(time.time() * 1000)
         self._log(run_id, [], [self.Metric(name, value, now, 0) for name, value in metrics.items()])
-        for path in artifacts:
-            self.client.log_artifact(run_id, str(path))
+        self.log_artifacts(run_id, artifacts)
         self.client.set_terminated(run_id, "FAILED" if failed else "FINISHED")
 
     def _log(self, run_id: str, params: list, metrics: list) -> None:
