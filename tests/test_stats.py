@@ -249,3 +249,49 @@ def test_paired_without_one_arm_is_empty_with_its_columns_and_takes_the_first_of
         [(1, "mtl", 0, 0, "test_bce", 0.4), (1, "mtl", 0, 0, "test_bce", 0.2), (1, "stl", 0, 0, "test_bce", 0.5)]
     )
     assert paired(doubled, "test_bce", keys=["point"])["gain"].tolist() == pytest.approx([0.1])
+
+
+# Fixed per-seed samples: skewed, tight, wide, negative, with a tie; the report's numbers for
+# each must be what scipy and statsmodels give for the same input.
+SAMPLES = [
+    [0.012, -0.003, 0.021, 0.008, 0.015, 0.002, 0.019, 0.011, -0.001, 0.007],
+    [0.5, 0.51, 0.49, 0.5],
+    [-3.0, 4.0, 0.5],
+    [-0.02, -0.031, -0.017, -0.024, -0.024],
+]
+
+
+@pytest.mark.parametrize("values", SAMPLES)
+def test_intervals_and_p_values_are_scipys_one_sample_t_test(values):
+    from scipy import stats
+
+    expected = stats.ttest_1samp(values, 0.0)
+    t = t_test(values)
+    assert t.p == pytest.approx(expected.pvalue, rel=1e-12)
+    assert (t.low, t.high) == pytest.approx(tuple(expected.confidence_interval(0.95)), rel=1e-12)
+    assert (t.low90, t.high90) == pytest.approx(tuple(expected.confidence_interval(0.90)), rel=1e-12)
+    assert mean_ci(values)[1:3] == pytest.approx(tuple(expected.confidence_interval(0.95)), rel=1e-12)
+
+
+@pytest.mark.parametrize("values", SAMPLES)
+@pytest.mark.parametrize("delta", [0.005, 0.01, 0.02, 0.05, 1.0, 5.0])
+def test_no_effect_is_statsmodels_tost_at_005(values, delta):
+    from statsmodels.stats.weightstats import DescrStatsW
+
+    p_tost = DescrStatsW(values).ttost_mean(-delta, delta)[0]
+    assert equivalent(t_test(values), delta) == (p_tost < 0.05)
+
+
+@pytest.mark.parametrize(
+    "p_values",
+    [[0.01, 0.04, 0.03], [0.001, 0.02, 0.03, 0.2, 0.0125], [0.5], [0.049, 0.0251, 0.9, 0.0166]],
+)
+def test_holm_is_statsmodels_multipletests(p_values):
+    from statsmodels.stats.multitest import multipletests
+
+    assert holm(p_values) == multipletests(p_values, alpha=0.05, method="holm")[0].tolist()
+
+
+def test_holm_leaves_a_missing_p_value_out_of_the_family():
+    # Two hypotheses, not three: 0.03 <= 0.05 / 1 once 0.02 <= 0.05 / 2 is rejected.
+    assert holm([0.02, float("nan"), 0.03]) == [True, False, True]

@@ -15,28 +15,49 @@ Conventions (stated in every report):
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats as _scipy_stats
+from statsmodels.stats.multitest import multipletests
 
 HIGHER_IS_BETTER = {"test_bce": False, "val_bce": False, "test_acc": True, "test_auroc": True}
 DELTA_M_METRICS = ("test_bce", "test_auroc")
 
 
+def finite(values: Sequence[float]) -> np.ndarray:
+    x = np.asarray(values, dtype=float)
+    return x[np.isfinite(x)]
+
+
+def one_sample(x: np.ndarray) -> Any:
+    """scipy's one-sample t test against 0 of at least two values that are not all equal."""
+    with warnings.catch_warnings():  # nearly equal values: scipy warns of precision, the result stands
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return _scipy_stats.ttest_1samp(x, 0.0)
+
+
+def interval(x: np.ndarray, level: float) -> tuple[float, float]:
+    """The two-sided t interval of the mean of `x` (at least two values); a point without spread."""
+    if np.ptp(x) == 0:
+        return float(x[0]), float(x[0])
+    ci = one_sample(x).confidence_interval(level)
+    return float(ci.low), float(ci.high)
+
+
 def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float, int]:
-    """(mean, low, high, n) with a two-sided t interval; the bounds are NaN for fewer than 2 values."""
-    x = np.asarray([v for v in values if np.isfinite(v)], dtype=float)
+    """(mean, low, high, n) with a two-sided t interval; NaN dropped; the bounds are NaN for fewer than 2 values."""
+    x = finite(values)
     n = len(x)
     if n == 0:
         return math.nan, math.nan, math.nan, 0
-    mean = float(x.mean())
     if n < 2:
-        return mean, math.nan, math.nan, n
-    half = float(_scipy_stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
-    return mean, mean - half, mean + half, n
+        return float(x.mean()), math.nan, math.nan, n
+    return float(x.mean()), *interval(x, level), n
 
 
 def summarize(frame: pd.DataFrame, by: Sequence[str], value: str = "value") -> pd.DataFrame:
@@ -132,24 +153,23 @@ class TTest:
 
 
 def t_test(values: Sequence[float]) -> TTest:
-    """Mean, 95% and 90% t intervals and the two-sided p value of per-seed `values` (NaN dropped)."""
-    x = np.asarray([v for v in values if np.isfinite(v)], dtype=float)
+    """Mean, 95% and 90% t intervals and the two-sided p value of per-seed `values` (NaN dropped).
+
+    Values without spread have no t statistic: p is 1 if they are all 0, else 0 (the mean is certain).
+    """
+    x = finite(values)
     n = len(x)
     if n < 2:
         mean = float(x.mean()) if n else math.nan
         return TTest(n, mean, math.nan, math.nan, math.nan, math.nan, math.nan, math.nan)
     mean, sd = float(x.mean()), float(x.std(ddof=1))
-    se = sd / math.sqrt(n)
-
-    def half(level: float) -> float:
-        return float(_scipy_stats.t.ppf(0.5 + level / 2, n - 1) * se)
-
-    p = float(2 * _scipy_stats.t.sf(abs(mean) / se, n - 1)) if se > 0 else float(mean == 0)
-    return TTest(n, mean, sd, mean - half(0.95), mean + half(0.95), mean - half(0.90), mean + half(0.90), p)
+    p = float(one_sample(x).pvalue) if np.ptp(x) > 0 else float(mean == 0)
+    return TTest(n, mean, sd, *interval(x, 0.95), *interval(x, 0.90), p)
 
 
 def equivalent(test: TTest, delta: float) -> bool:
-    """TOST at level 0.05: the 90% interval lies inside [-delta, +delta]."""
+    """TOST at level 0.05: the 90% interval lies inside (-delta, +delta), the same decision as
+    both one-sided tests rejecting at 0.05 (statsmodels' ttost_mean; tests/test_stats.py)."""
     return bool(test.n >= 2 and -delta < test.low90 and test.high90 < delta)
 
 
@@ -185,15 +205,14 @@ def seeds_needed(sd: float, delta: float, alpha: float = ALPHA, power: float = P
 
 
 def holm(p_values: Sequence[float], alpha: float = ALPHA) -> list[bool]:
-    """Holm's step-down: reject the i-th smallest p while p_(i) <= alpha / (m - i + 1) (i from 1)."""
-    order = sorted((p, i) for i, p in enumerate(p_values) if np.isfinite(p))
-    m = len(order)
-    reject = [False] * len(p_values)
-    for rank, (p, i) in enumerate(order):
-        if p > alpha / (m - rank):
-            break
-        reject[i] = True
-    return reject
+    """Holm's step-down (statsmodels): reject the i-th smallest p while p_(i) <= alpha / (m - i + 1);
+    a p value that is NaN is not a hypothesis and is not rejected."""
+    p = np.asarray(p_values, dtype=float)
+    tested = np.isfinite(p)
+    reject = np.zeros(len(p), dtype=bool)
+    if tested.any():
+        reject[tested] = multipletests(p[tested], alpha=alpha, method="holm")[0]
+    return reject.tolist()
 
 
 def slopes(frame: pd.DataFrame, x: str, value: str = "gain", by: Sequence[str] = ()) -> pd.DataFrame:
