@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -123,3 +124,8 @@ def hold(folder: Path) -> subprocess.Popen:
     other = subprocess.Popen([sys.executable, "-c", HOLDER, str(folder)], stdout=subprocess.PIPE, text=True)
     assert other.stdout.readline().strip() == "held"
     return other
+
+
+def flat(markdown: str) -> str:
+    """Markdown with each run of spaces as one: a table row as `| a | b |`, whatever its column widths."""
+    return re.sub(r" {2,}", " ", markdown)

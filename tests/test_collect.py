@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from sweeps import flat
 
 from harness.analysis.collect import CollectError, Problem, collect, write_table
 from harness.config import RunConfig, to_dict
@@ -105,7 +106,7 @@ def test_report_on_a_sweep_with_bad_jobs_lists_them(sweep, tmp_path):
     from harness.cli.report import main
 
     assert main([str(sweep), "--out", str(tmp_path / "rep")]) == 0
-    text = (tmp_path / "rep" / "REPORT.md").read_text()
+    text = flat((tmp_path / "rep" / "REPORT.md").read_text())
     assert "## Jobs left out" in text and "| 2 | corrupt |" in text
     assert (tmp_path / "rep" / "tables" / "capacity" / "results.csv").exists()
 

@@ -7,6 +7,7 @@ import pytest
 from fake_results import payload, write
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sweeps import flat
 
 from harness.analysis import style
 from harness.analysis.common import gate
@@ -72,7 +73,7 @@ def test_several_formats_at_once_png_at_300_dpi_and_the_one_style_sheet(tmp_path
 
 def test_a_single_run_that_is_no_study_gets_arms_per_task_and_the_gain_of_sharing(tmp_path):
     report, _ = write_report([one_run(tmp_path)], tmp_path / "out")
-    text = report.read_text()
+    text = flat(report.read_text())
     assert "| point | task | mtl log loss | mtl AUROC | stl log loss | stl AUROC | gain of sharing |" in text
     assert "| all | task0 | " in text and "| Sharing beats separate networks |" in text
     assert (tmp_path / "out" / "sweep.png").stat().st_size > 0
@@ -143,9 +144,9 @@ def test_task_names_with_markdown_or_html_characters_are_shown_as_written_in_the
     run.data.tasks, run.train.seeds, run.train.steps, run.train.eval_every = 3, 3, 20, 10
     folder = tmp_path_factory.mktemp("names")
     write(folder / "sweep", 0, payload(run) | {"task_names": names})
-    text = write_report([folder / "sweep"], folder / "out")[0].read_text()
-    table = text.split("| point | task | ", 1)[1].split("\n\n", 1)[0].splitlines()[2:]
-    rows = [line for line in table if line.startswith("| all | ")]
+    text = write_report([folder / "sweep"], folder / "out")[0].read_text()  # names' own spaces kept
+    table = re.split(r"\| point +\| task +\| ", text, maxsplit=1)[1].split("\n\n", 1)[0].splitlines()[2:]
+    rows = [line for line in table if re.match(r"\| all +\| ", line)]
     assert len(rows) == len(table) == 3
     for row, name in zip(rows, names, strict=True):
         cells = re.split(r"(?<!\\)\|", row)[1:-1]
@@ -161,7 +162,7 @@ def test_a_sweep_the_gate_excludes_entirely_says_why_point_by_point(tmp_path):
         run.data.relatedness = rho
         write(tmp_path / "sweep", job, payload(run, job, references=True, learned=0.3))
     report, _ = write_report([tmp_path / "sweep"], tmp_path / "out")
-    text = report.read_text()
+    text = flat(report.read_text())
     verdicts = text.split("## Verdicts")[1].split("**How to read")[0]
     assert "no criterion could be tested" in verdicts and "**not applicable**" in verdicts
     assert "| data.relatedness | learned fraction (stl) | gate |" in text

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from fake_results import write, write_sweep
-from sweeps import ROOT, job_runs
+from sweeps import ROOT, flat, job_runs
 
 from harness.analysis import registry
 from harness.analysis.report import write_report
@@ -101,7 +101,7 @@ def test_each_study_reports_on_constructed_results_and_lists_a_corrupt_file(stud
     sweep = write_sweep(tmp_path / study, study, references=True)
     write(sweep, 999, '{"schema_version": 2, "status": "ok", "rec')  # cut short
     report, _ = write_report([sweep], tmp_path / "out")
-    text = report.read_text()
+    text = flat(report.read_text())
     assert "| 999 | corrupt |" in text, "a corrupt result file is listed, not a crash"
     figures = re.findall(r"!\[[^]]*\]\(([^)]+)\)", text)
     assert figures and all((tmp_path / "out" / f).stat().st_size > 0 for f in figures)

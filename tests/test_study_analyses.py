@@ -6,6 +6,7 @@ import pytest
 from fake_results import write
 from matplotlib.figure import Figure
 from scipy import stats
+from sweeps import flat
 
 from harness.analysis import cells as map_cells
 from harness.analysis import style
@@ -57,7 +58,7 @@ def test_transfer_verdicts_follow_the_paired_gains(tmp_path):
     assert outcome["sharing's gain is real, not regularisation"] == "holds"  # mtl - mtl_shuffled = +0.08
     measured = {v.criterion.name: v.measured for v in section.verdicts}
     assert any(m.startswith("+0.1003 [+0.0989, +0.1018] nats") for m in measured.values())  # 0.1, 0.101, 0.1
-    assert "| 1000 | 10 | +0.1003 [+0.0989, +0.1018] |" in section.text
+    assert "| 1000 | 10 | +0.1003 [+0.0989, +0.1018] |" in flat(section.text)
 
 
 def test_transfer_on_shared_features_judges_claims_at_f_1_and_controls_at_f_0(tmp_path):
@@ -94,7 +95,7 @@ def test_a_weighting_sweep_cut_short_tests_the_pairs_it_has(tmp_path):
     section = weighting.analyse(collect(tmp_path))
     assert [v.criterion.name.rsplit(": ", 1)[1] for v in section.verdicts] == ["pcgrad matches equal weights, rho=0.2"]
     assert section.verdicts[0].outcome == "holds"  # a tiny, tight difference: equivalent within delta
-    assert "| test log loss (nats) | 0.2 | pcgrad | -0.0003 [-0.0006, -0.0001] |" in section.text
+    assert "| test log loss (nats) | 0.2 | pcgrad | -0.0003 [-0.0006, -0.0001] |" in flat(section.text)
 
 
 def affinity_sweep(folder, z: np.ndarray, seeds: int = 3) -> None:
@@ -189,7 +190,7 @@ def test_caruana_table_compares_the_widest_shared_network_with_the_best_and_mean
         write(tmp_path, job, result(records, ["mtl", "stl"], "capacity", model__width=width, data__tasks=2))
     table = capacity.caruana_table(capacity.with_config(collect(tmp_path), capacity.KEYS), ["data.tasks"])
     # best stl 0.4, mean 0.5, mtl at width 16 0.3: 25% below the best, 40% below the mean
-    assert "| 2 | 0.6000 | 0.4000 | 0.3000 | +25.0% | +40.0% |" in table
+    assert "| 2 | 0.6000 | 0.4000 | 0.3000 | +25.0% | +40.0% |" in flat(table)
 
 
 def test_crossover_interpolates_where_the_mean_gain_turns_and_says_when_it_never_does():
@@ -260,7 +261,7 @@ def test_help_hurt_map_marks_only_the_cells_whose_test_survives_holm_across_the_
     }
     assert uncorrected == {(4, 100), (4, 300), (4, 1000), (32, 100), (32, 1000)}
     assert cells["excluded"].tolist() == [False] * 5 + [True] and map_cells.tested(cells) == 5
-    text = map_cells.cell_table(cells, help_hurt_map.COLUMNS)
+    text = flat(map_cells.cell_table(cells, help_hurt_map.COLUMNS))
     assert "over the 5 cells" in text
     outcomes = [
         line.rsplit("|", 2)[1].strip()

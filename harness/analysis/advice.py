@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from harness.analysis import style, verdict
-from harness.analysis.markdown import escape
+from harness.analysis.markdown import escape, table
 from harness.analysis.stats import mean_ci
 
 ADVICE_SCHEMA_VERSION = 1
@@ -160,17 +160,18 @@ def markdown(advice: dict, figure: str, seconds: float) -> str:
     lines = ["# Advice: which tasks should share a network", ""]
     lines += [f"**{line.strip()}**" if i == 0 else line.strip() for i, line in enumerate(summary_lines(advice))]
     lines += ["", f"![test log loss per task]({figure})", ""]
-    lines += ["| task | " + " | ".join(f"{o} log loss | {o} AUROC" for o in options) + " |"]
-    lines += ["|---" * (1 + 2 * len(options)) + "|"]
-    for task, per in advice["tasks"].items():
-        cells = [f"{fmt(per[o]['test_bce'])} | {fmt(per[o]['test_auroc'])}" for o in options]
-        lines.append(f"| {escape(task)} | " + " | ".join(cells) + " |")
-    lines += ["", "| option | groups | networks | parameters | beaten by |", "|---|---|---|---|---|"]
-    for o, info in advice["options"].items():
-        groups = " \\| ".join(", ".join(map(escape, g)) for g in info["groups"])
-        lines.append(
-            f"| {o} | {groups} | {info['networks']} | {info['params']} | {', '.join(info['beaten_by']) or '-'} |"
-        )
+    header = ["task", *(f"{o} {metric}" for o in options for metric in ("log loss", "AUROC"))]
+    rows = [
+        [escape(task), *(fmt(per[o][metric]) for o in options for metric in ("test_bce", "test_auroc"))]
+        for task, per in advice["tasks"].items()
+    ]
+    lines += [table(header, rows), ""]
+    rows = [
+        [o, " \\| ".join(", ".join(map(escape, g)) for g in info["groups"]), info["networks"], info["params"]]
+        + [", ".join(info["beaten_by"]) or "-"]
+        for o, info in advice["options"].items()
+    ]
+    lines.append(table(["option", "groups", "networks", "parameters", "beaten by"], rows))
     search = advice["search"]
     lines.append("")
     if search:

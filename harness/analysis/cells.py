@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from harness.analysis import style
+from harness.analysis import markdown, style
 from harness.analysis.stats import gain_per_seed, holm, paired, t_test
 from harness.analysis.verdict import fmt
 
@@ -56,15 +56,14 @@ def cell_table(cells: pd.DataFrame, columns: dict[str, str]) -> str:
         f"Every cell of the map: paired t test on the per-seed task-mean gain (test log loss), Holm's correction "
         f"over the {tested(cells)} cells that passed the learnability gate.",
         "",
-        "| " + " | ".join(columns.values()) + " | gain, nats (95% CI) | seeds | p | outcome after Holm |",
-        "|" + " --- |" * (len(columns) + 4),
     ]
+    rows = []
     for _, r in cells.iterrows():
         p = "-" if not np.isfinite(r["p"]) else f"{r['p']:.2g}"
         outcome = "excluded by the gate" if r["excluded"] else OUTCOME[r["mark"]]
-        keys = " | ".join(f"{r[k]:g}" for k in columns)
-        lines.append(f"| {keys} | {fmt(r['mean'], r['low'], r['high'], 4)} | {r['n']} | {p} | {outcome} |")
-    return "\n".join(lines)
+        rows.append([*(f"{r[k]:g}" for k in columns), fmt(r["mean"], r["low"], r["high"], 4), r["n"], p, outcome])
+    header = [*columns.values(), "gain, nats (95% CI)", "seeds", "p", "outcome after Holm"]
+    return "\n".join([*lines, markdown.table(header, rows)])
 
 
 def colour_limit(cells: pd.DataFrame) -> float:

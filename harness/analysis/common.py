@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from harness.analysis import style
+from harness.analysis import markdown, style
 from harness.analysis.collect import Collection
 from harness.analysis.stats import delta_m, gain_summary, summarize
 from harness.analysis.verdict import fmt
@@ -129,14 +129,13 @@ def gate_table(table: pd.DataFrame, keys: list[str], threshold: float = GATE) ->
         f"Learnability gate, point by point (a point enters a verdict at a learned fraction of at least "
         f"{threshold:.0%}):",
         "",
-        "| " + " | ".join(by) + " | learned fraction (stl) | gate |",
-        "|" + " --- |" * (len(by) + 2),
     ]
-    for _, r in share.iterrows():
-        cells = [f"{r[k]:g}" if isinstance(r[k], int | float) else str(r[k]) for k in by]
-        verdict = "passed" if r["learned"] >= threshold else "excluded"
-        lines.append("| " + " | ".join(cells) + f" | {r['learned']:.0%} | {verdict} |")
-    return "\n".join(lines)
+    rows = [
+        [*(f"{r[k]:g}" if isinstance(r[k], int | float) else markdown.escape(r[k]) for k in by), f"{r['learned']:.0%}"]
+        + ["passed" if r["learned"] >= threshold else "excluded"]
+        for _, r in share.iterrows()
+    ]
+    return "\n".join([*lines, markdown.table([*by, "learned fraction (stl)", "gate"], rows)])
 
 
 def learning_curves(c: Collection, key: str | None, title: str, panels: int = 4, target: bool = False):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.analysis import style
+from harness.analysis import markdown, style
 from harness.analysis.collect import CollectError, Collection, collect, write_table
 from harness.analysis.common import ci_row, gate_table
 from harness.analysis.markdown import escape
@@ -47,9 +47,13 @@ out of the verdicts (the learnability gate; each section lists what it left out)
 )
 
 VERDICT_HEADER = [
-    "| criterion | literature predicts | primary test | precondition | this run measured (95% CI) "
-    "| seeds / minimal detectable effect | verdict |",
-    "| --- | --- | --- | --- | --- | --- | --- |",
+    "criterion",
+    "literature predicts",
+    "primary test",
+    "precondition",
+    "this run measured (95% CI)",
+    "seeds / minimal detectable effect",
+    "verdict",
 ]
 SUMMARY_VALUES = {"gain", "gain_low", "gain_high", "delta_m", "delta_m_low", "delta_m_high", "seeds"}
 
@@ -98,12 +102,12 @@ def summary_table(summary: pd.DataFrame) -> str:
     """Markdown table: the point's keys, gain and Delta_m with CIs, seeds."""
     keys = [c for c in summary.columns if c not in SUMMARY_VALUES]
     header = [*keys, "gain, test log loss (nats)", "Delta_m (%)", "seeds"]
-    rows = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    for _, r in summary.iterrows():
-        cells = [f"{r[k]:g}" if isinstance(r[k], int | float) else escape(r[k]) for k in keys]
-        cells += [ci_row(r, "gain", 4), ci_row(r, "delta_m", 2), str(int(r["seeds"]))]
-        rows.append("| " + " | ".join(cells) + " |")
-    return "\n".join(rows)
+    rows = [
+        [*(f"{r[k]:g}" if isinstance(r[k], int | float) else escape(r[k]) for k in keys)]
+        + [ci_row(r, "gain", 4), ci_row(r, "delta_m", 2), str(int(r["seeds"]))]
+        for _, r in summary.iterrows()
+    ]
+    return markdown.table(header, rows)
 
 
 def machine(collections: list[Collection]) -> str:
@@ -164,20 +168,22 @@ def write_report(
         "",
         "## Verdicts",
         "",
-        *VERDICT_HEADER,
+        markdown.table(
+            VERDICT_HEADER,
+            (
+                [v.criterion.name, v.criterion.predicted, v.criterion.test, v.precondition, v.measured, v.power]
+                + [f"**{v.outcome}**"]
+                for s in sections
+                for v in s.verdicts
+            ),
+        ),
     ]
-    for s in sections:
-        lines += [
-            f"| {v.criterion.name} | {v.criterion.predicted} | {v.criterion.test} | {v.precondition} | {v.measured} "
-            f"| {v.power} | **{v.outcome}** |"
-            for v in s.verdicts
-        ]
     lines += ["", CONVENTIONS, ""]
     lines += [section_markdown(s, style.shown(formats)) + "\n" for s in sections]
     problems = [(c.root.name, p) for c in collections for p in c.problems]
     if problems:
-        lines += ["## Jobs left out", "", "| sweep | job | kind | detail |", "| --- | --- | --- | --- |"]
-        lines += [f"| {escape(root)} | {p.job} | {p.kind} | {escape(p.detail)} |" for root, p in problems]
+        rows = [[escape(root), escape(p.job), p.kind, escape(p.detail)] for root, p in problems]
+        lines += ["## Jobs left out", "", markdown.table(["sweep", "job", "kind", "detail"], rows)]
     report = out / "REPORT.md"
     report.write_text("\n".join(lines).rstrip() + "\n")
     return report, collections

@@ -15,6 +15,7 @@ from harness.analysis import style
 from harness.analysis.collect import Collection
 from harness.analysis.common import gate, held_equal, point_summary
 from harness.analysis.markdown import escape
+from harness.analysis.markdown import table as markdown_table
 from harness.analysis.registry import Section
 from harness.analysis.stats import gain_per_seed, paired, summarize
 from harness.analysis.verdict import Criterion, fmt, verdicts
@@ -103,10 +104,9 @@ def task_tables(values: pd.DataFrame, by_task: pd.DataFrame, keys: list[str], ar
     lines = [
         "Per task: each arm's test log loss and AUROC (mean [95% CI] over seeds) and the gain of sharing "
         "(stl - mtl test log loss, positive = sharing helped).",
-        "",
-        "| point | task | " + " | ".join(f"{a} log loss | {a} AUROC" for a in arms) + " | gain of sharing |",
-        "|" + " --- |" * (3 + 2 * len(arms)),
     ]
+    header = ["point", "task", *(f"{a} {metric}" for a in arms for metric in ("log loss", "AUROC")), "gain of sharing"]
+    rows = []
     cells = values.set_index([*keys, "task", "arm", "metric"])
     gains = by_task.set_index([*keys, "task"])
     for idx, name in values.drop_duplicates([*keys, "task"]).set_index([*keys, "task"])["task_name"].items():
@@ -118,5 +118,5 @@ def task_tables(values: pd.DataFrame, by_task: pd.DataFrame, keys: list[str], ar
                 row.append(fmt(*cells.loc[key, ["mean", "low", "high"]], 4) if key in cells.index else "")
         g = gains.loc[idx] if idx in gains.index else None
         row.append(fmt(g["mean"], g["low"], g["high"], 4) if g is not None else "")
-        lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines)
+        rows.append(row)
+    return "\n".join([*lines, "", markdown_table(header, rows)])

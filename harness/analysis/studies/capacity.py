@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from harness.analysis import style
+from harness.analysis import markdown, style
 from harness.analysis.cells import cell_table, cell_tests, map_caption, map_figure
 from harness.analysis.collect import Collection
 from harness.analysis.common import (
@@ -161,16 +161,18 @@ def crossover_table(cross: pd.DataFrame, widths: list[float], features: bool) ->
         "least 0, interpolated in log2 width; 95% bootstrap interval over seeds)"
         + (", beside the trunk a shared network needs, r + K m (r at f = 1):" if features else ":"),
         "",
-        "| f | K | trunk needed | crossover width (95% CI) | resamples that never cross |"
-        if features
-        else "| K | crossover width (95% CI) | resamples that never cross |",
-        "|" + " --- |" * (5 if features else 3),
     ]
+    header = [
+        *(["f", "K", "trunk needed"] if features else ["K"]),
+        "crossover width (95% CI)",
+        "resamples that never cross",
+    ]
+    rows = []
     for _, r in cross.iterrows():
         at = f"{_width_text(r['at'], widths)} [{_width_text(r['low'], widths)}, {_width_text(r['high'], widths)}]"
-        lead = f"| {r[FRACTION]:g} | {r['data.tasks']:g} | {r['need']:g} |" if features else f"| {r['data.tasks']:g} |"
-        lines.append(f"{lead} {at} | {r['never']:.0%} |")
-    return "\n".join(lines)
+        lead = [f"{r[FRACTION]:g}", f"{r['data.tasks']:g}", f"{r['need']:g}"] if features else [f"{r['data.tasks']:g}"]
+        rows.append([*lead, at, f"{r['never']:.0%}"])
+    return "\n".join([*lines, markdown.table(header, rows)])
 
 
 def crossover_figure(cross: pd.DataFrame, widths: list[float], features: bool):
@@ -213,19 +215,16 @@ def caruana_table(table: pd.DataFrame, keys: list[str]) -> str:
     loss = rows.groupby([*keys, "model.width", "arm"])["value"].mean().unstack("arm")
     widths = sorted(rows["model.width"].unique())
     names = ["f" if k == FRACTION else "K" for k in keys]
-    lines = [
-        "| " + " | ".join(names) + " | " + " | ".join(f"stl w={w:g}" for w in widths) + f" | mtl w={widths[-1]:g}"
-        + " | mtl vs best stl | mtl vs mean stl |",
-        "|" + " --- |" * (len(widths) + len(keys) + 3),
-    ]  # fmt: skip
+    header = [*names, *(f"stl w={w:g}" for w in widths), f"mtl w={widths[-1]:g}", "mtl vs best stl", "mtl vs mean stl"]
+    body = []
     for key, part in loss.groupby(level=list(range(len(keys)))):
         part = part.droplevel(list(range(len(keys))))
         stl = part["stl"].reindex(widths)
         mtl = part["mtl"].get(widths[-1], np.nan)
         best, mean = stl.min(), stl.mean()
         cells = [f"{v:.4f}" for v in stl] + [f"{mtl:.4f}", f"{(best - mtl) / best:+.1%}", f"{(mean - mtl) / mean:+.1%}"]
-        lines.append("| " + " | ".join(f"{v:g}" for v in key) + " | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        body.append([*(f"{v:g}" for v in key), *cells])
+    return markdown.table(header, body)
 
 
 def width_figure(table: pd.DataFrame, shared: list[str], suite: str, width_label: str):

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import adjusted_rand_score
 
-from harness.analysis import style
+from harness.analysis import markdown, style
 from harness.analysis.collect import Collection
 from harness.analysis.common import gate, held_equal, learning_curves, point_summary, with_config
 from harness.analysis.registry import Section, study
@@ -235,16 +235,17 @@ def analyse(c: Collection) -> Section:
         [
             "Recovery per point (ARI of each seed's search, and of the partition the groups arm trained):",
             "",
-            "| signal | planted groups | ARI per seed | trained partition's ARI |",
-            "| --- | --- | --- | --- |",
-            *(
-                f"| {r['train.grouping_signal']} | {r['data.task_groups']:g} | "
-                + (
-                    f"{fmt(r['mean'], r['low'], r['high'], signed=False)} | {r['trained_ari']:.2f} |"
-                    if r["data.task_groups"] > 1
-                    else "not applicable (one planted group: the ARI is undefined) | not applicable |"
-                )
-                for _, r in rec.iterrows()
+            markdown.table(
+                ["signal", "planted groups", "ARI per seed", "trained partition's ARI"],
+                (
+                    [r["train.grouping_signal"], f"{r['data.task_groups']:g}"]
+                    + (
+                        [fmt(r["mean"], r["low"], r["high"], signed=False), f"{r['trained_ari']:.2f}"]
+                        if r["data.task_groups"] > 1
+                        else ["not applicable (one planted group: the ARI is undefined)", "not applicable"]
+                    )
+                    for _, r in rec.iterrows()
+                ),
             ),
         ]
     )

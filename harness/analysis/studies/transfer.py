@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from harness.analysis import style
+from harness.analysis import markdown, style
 from harness.analysis.collect import Collection
 from harness.analysis.common import gate, held_equal, learning_curves, on_suite, suite_of_jobs, with_config
 from harness.analysis.registry import Section, study
@@ -198,9 +198,12 @@ def gain_tables(gains: dict, arms: list[str], where: str) -> str:
             "",
             f"Gain over stl, {label}{where}:",
             "",
-            "| source labels/task | target labels | " + " | ".join(arms) + " |",
+            markdown.table(
+                ["source labels/task", "target labels", *arms],
+                (
+                    [f"{r['data.n_other']:g}", f"{r['data.n_target']:g}", *(r[a] for a in arms)]
+                    for _, r in merged.iterrows()
+                ),
+            ),
         ]
-        lines.append("| --- | --- |" + " --- |" * len(arms))
-        for _, r in merged.iterrows():
-            lines.append(f"| {r['data.n_other']:g} | {r['data.n_target']:g} | " + " | ".join(r[a] for a in arms) + " |")
     return "\n".join(lines)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from harness.analysis import style
+from harness.analysis import markdown, style
 from harness.analysis.collect import Collection
 from harness.analysis.common import gate, held_equal, learning_curves, with_config
 from harness.analysis.registry import Section, study
@@ -94,11 +94,10 @@ def analyse(c: Collection) -> Section:
             "Mean validation log loss over tasks per arm (95% CI over seeds), "
             "one panel per weighting (it changes the shared arm only); rho averaged within a seed.",
         )
-    lines = ["| metric | rho | weighting | gain over equal weights |", "| --- | --- | --- | --- |"]
-    for metric, label in METRICS.items():
-        for _, r in summary[metric].iterrows():
-            lines.append(
-                f"| {label} | {r['data.relatedness']:g} | {r['weighting']} | {fmt(r['mean'], r['low'], r['high'], 4)} |"
-            )
-    section.text = "\n".join(lines)
+    rows = [
+        [label, f"{r['data.relatedness']:g}", r["weighting"], fmt(r["mean"], r["low"], r["high"], 4)]
+        for metric, label in METRICS.items()
+        for _, r in summary[metric].iterrows()
+    ]
+    section.text = markdown.table(["metric", "rho", "weighting", "gain over equal weights"], rows)
     return section
