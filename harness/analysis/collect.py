@@ -70,18 +70,10 @@ class Collection:
         return (self.experiment or self.study or "sweep").rsplit("/", 1)[-1]
 
 
-def flatten(tree: dict, prefix: str = "") -> dict:
-    """Nested dicts -> {"data.tasks": 8, ...}; lists become comma-joined strings."""
-    out = {}
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(flatten(value, f"{name}."))
-        elif isinstance(value, list):
-            out[name] = ",".join(str(v) for v in value)
-        else:
-            out[name] = value
-    return out
+def flatten(tree: dict) -> dict:
+    """Nested dicts -> {"data.tasks": 8, ...} (pandas' json_normalize); lists become comma-joined strings."""
+    flat = pd.json_normalize(tree, sep=".").to_dict("records")[0]
+    return {key: ",".join(map(str, v)) if isinstance(v, list) else v for key, v in flat.items()}
 
 
 def find_jobs(root: Path) -> tuple[list[Path], list[Path]]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 TEST_METRICS = ("test_bce", "test_auroc", "test_acc")
 # The strictest param length among supported MLflow versions; longer values are cut.
@@ -42,17 +43,10 @@ def metric_name(*parts: str) -> str:
     return "/".join(re.sub(r"[^\w\-. ]", "_", str(part)) for part in parts)
 
 
-def flatten(config: dict, prefix: str = "") -> dict[str, str]:
-    """Nested config -> {"data.relatedness": "0.8", "arms": '["mtl", "stl"]', ...}."""
-    out = {}
-    for key, value in config.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(flatten(value, f"{name}."))
-        else:
-            text = value if isinstance(value, str) else json.dumps(value)
-            out[name] = text[:MAX_PARAM_CHARS]
-    return out
+def flatten(config: dict) -> dict[str, str]:
+    """Nested config -> {"data.relatedness": "0.8", "arms": '["mtl", "stl"]', ...} (pandas' json_normalize)."""
+    flat = pd.json_normalize(config, sep=".").to_dict("records")[0]
+    return {key: (v if isinstance(v, str) else json.dumps(v))[:MAX_PARAM_CHARS] for key, v in flat.items()}
 
 
 def head_names(result: dict, arm: str) -> dict[tuple[int, int], str]:
