@@ -216,7 +216,7 @@ def test_divergence_rule():
 
 
 def test_a_running_sweep_holds_the_folder_and_a_killed_one_does_not(tmp_path):
-    lock = tmp_path / sweep_lock.LOCK
+    owner = tmp_path / sweep_lock.OWNER
     other = hold(tmp_path)
     try:
         with pytest.raises(ConfigError, match=f"another sweep is running in this folder \\(pid {other.pid} on"):
@@ -231,13 +231,13 @@ def test_a_running_sweep_holds_the_folder_and_a_killed_one_does_not(tmp_path):
                 assert time.monotonic() < deadline, "the lock outlived its killed holder"
                 time.sleep(0.05)
         assert Path(f"/proc/{other.pid}/stat").read_text().split()[2] == "Z"
-        assert f'"pid": {os.getpid()}' in lock.read_text()
+        assert f'"pid": {os.getpid()}' in owner.read_text()
     finally:
         other.kill()
         other.wait(timeout=30)
     sweep_lock.release(tmp_path)
-    assert not lock.exists()
-    lock.write_text(f'{{"pid": {os.getppid()}, "host": "{os.uname().nodename}", "started": "then"}}')
+    assert not owner.exists()
+    owner.write_text(f'{{"pid": {os.getppid()}, "host": "{os.uname().nodename}", "started": "then"}}')
     sweep_lock.acquire(tmp_path)  # a file naming a live process, but no lock held: taken
     sweep_lock.release(tmp_path)
 

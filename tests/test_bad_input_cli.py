@@ -190,25 +190,28 @@ def test_a_second_sweep_into_the_same_folder_is_refused_and_overwrites_nothing(t
     sweep = tmp_path / "sweep"
     first = ["-m", "train.lr=0.001,0.002", f"hydra.sweep.dir={sweep}"]
     assert fake_cli(*first)[0] == 0
-    before = {p: p.read_bytes() for p in sweep.rglob("*") if p.is_file()}
+    lock_files = (".sweep.lock", ".sweep.owner")  # the lock's own: taken by whichever sweep holds the folder
+    before = {p: p.read_bytes() for p in sweep.rglob("*") if p.is_file() and p.name not in lock_files}
     time.sleep(1.1)  # file times must tell skipped jobs from rerun ones
 
     code, err = fake_cli("-m", "train.lr=0.003,0.004", f"hydra.sweep.dir={sweep}")
     assert code == 2 and "holds the results of another sweep ('train.lr=0.001,0.002')" in one_error_line(err)
-    assert {p: p.read_bytes() for p in sweep.rglob("*") if p.is_file()} == before
+    assert {p: p.read_bytes() for p in sweep.rglob("*") if p.is_file() and p.name not in lock_files} == before
 
     other = hold(sweep)
     try:  # a sweep still running in the folder
         code, err = fake_cli(*first, "runtime.resume=true")
         assert code == 2 and f"another sweep is running in this folder (pid {other.pid} on" in one_error_line(err)
-        assert {p: p.read_bytes() for p in sweep.rglob("*") if p.is_file() and p.name != ".sweep.lock"} == before
+        assert {
+            p: p.read_bytes() for p in sweep.rglob("*") if p.is_file() and p.name not in (".sweep.lock", ".sweep.owner")
+        } == before
     finally:
         other.kill()
         other.wait(timeout=30)
 
     code, err = fake_cli(*first, "runtime.resume=true")  # the same sweep, its lock's holder killed: resumes
     assert code == 0 and "sweep: 2 jobs: 2 skipped" in err
-    assert not (sweep / ".sweep.lock").exists()
+    assert not (sweep / ".sweep.owner").exists()  # released: the lock file stays, held by no one
 
 
 # --- 12. resume reruns jobs whose result.json cannot be read -------------------------------------

@@ -116,7 +116,8 @@ def now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
-HYDRA_BOOKKEEPING = {".hydra", "run.log", "advise.log", "multirun.yaml", ".sweep.lock"}  # .sweep.lock: sweep_lock.py
+# .sweep.lock and .sweep.owner: sweep_lock.py; tracking.json: harness/runs/tracking.
+HYDRA_BOOKKEEPING = {".hydra", "run.log", "advise.log", "multirun.yaml", ".sweep.lock", ".sweep.owner", "tracking.json"}
 
 
 def discard_if_bookkeeping_only(folder: str | Path) -> None:

@@ -4,23 +4,22 @@ the folder holds.
 A Hydra callback (registered in conf/config.yaml), so it works whichever launcher runs
 the jobs. At the start of a multirun, before Hydra writes anything into the folder:
 
-- the sweep takes the folder's lock, `.sweep.lock` (an flock held while the sweep's
-  process lives; the file names its pid, host and start time); if another running sweep
-  holds it, this one is refused in one line with exit status 2;
+- the sweep takes the folder's lock, `.sweep.lock` (filelock's flock, held while the
+  sweep's process lives; `.sweep.owner` names its pid, host and start time); if another
+  running sweep holds it, this one is refused in one line with exit status 2;
 - if the folder holds another sweep's results (its multirun.yaml records other task
   overrides; `runtime.*` keys aside, as they do not change results), the sweep is
   refused the same way, so nothing of the other sweep is overwritten. The same sweep
   again, e.g. with runtime.resume=true, is accepted.
 
 The lock is released at the end of the multirun, and by the kernel when the process
-ends in any other way (a crash, kill -9): a file left by a killed sweep holds no lock,
+ends in any other way (a crash, kill -9): the files left by a killed sweep hold no lock,
 so the next sweep, a resume, takes it at once.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import fcntl
 import json
 import os
 import socket
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from filelock import FileLock, Timeout
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
@@ -36,6 +36,7 @@ from harness.config import ConfigError
 from harness.config.errors import excerpt
 
 LOCK = ".sweep.lock"
+OWNER = ".sweep.owner"
 RECORD = "multirun.yaml"  # written by Hydra's sweeper into the sweep folder, after this check
 
 
@@ -58,14 +59,14 @@ class SweepLock(Callback):
         release(Path(str(config.hydra.sweep.dir)))
 
 
-# The open lock files of this process's sweeps: the kernel holds each lock while its file
-# is open, and drops it when the process ends in any way (kill -9 included).
-HELD: dict[Path, int] = {}
+# This process's sweeps' locks (filelock's flock: the kernel drops one when its process ends
+# in any way, kill -9 included).
+HELD: dict[Path, FileLock] = {}
 
 
-def _owner(fd: int) -> dict | None:
+def _owner(path: Path) -> dict | None:
     try:
-        owner = json.loads(os.pread(fd, 4096, 0))
+        owner = json.loads(path.read_text())
         return owner if isinstance(owner, dict) else None
     except (OSError, ValueError):
         return None
@@ -74,39 +75,28 @@ def _owner(fd: int) -> dict | None:
 def acquire(folder: Path) -> None:
     """Hold the folder's lock for this process, or a ConfigError naming the sweep that holds it."""
     folder.mkdir(parents=True, exist_ok=True)
-    lock = folder / LOCK
     if folder in HELD:
         release(folder)  # this process's earlier sweep, ended without its end-of-sweep callback
-    while True:
-        fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            owner = _owner(fd)
-            os.close(fd)
-            who = f"pid {owner.get('pid')} on {owner.get('host')}, since {owner.get('started')}" if owner else "unknown"
-            raise ConfigError(
-                f"{folder}: another sweep is running in this folder ({who}); wait for it, or choose another "
-                "hydra.sweep.dir"
-            ) from None
-        try:
-            same = os.path.samestat(os.fstat(fd), os.stat(lock))
-        except FileNotFoundError:
-            same = False
-        if same:
-            break
-        os.close(fd)  # the file was replaced or removed by a sweep that just ended: lock the new one
-    os.ftruncate(fd, 0)
+    # Not thread-local, and never the soft (file-exists) fallback, which a killed sweep would leave held.
+    lock = FileLock(folder / LOCK, timeout=0, thread_local=False, fallback_to_soft=False)
+    try:
+        lock.acquire()
+    except Timeout:
+        owner = _owner(folder / OWNER)
+        who = f"pid {owner.get('pid')} on {owner.get('host')}, since {owner.get('started')}" if owner else "unknown"
+        raise ConfigError(
+            f"{folder}: another sweep is running in this folder ({who}); wait for it, or choose another hydra.sweep.dir"
+        ) from None
     started = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-    os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": started}).encode(), 0)
-    HELD[folder] = fd
+    (folder / OWNER).write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": started}))
+    HELD[folder] = lock
 
 
 def release(folder: Path) -> None:
-    fd = HELD.pop(folder, None)
-    if fd is not None:
-        (folder / LOCK).unlink(missing_ok=True)  # while still held, so no other sweep holds this file
-        os.close(fd)
+    lock = HELD.pop(folder, None)
+    if lock is not None:
+        (folder / OWNER).unlink(missing_ok=True)  # while still held, so it never names the next sweep
+        lock.release()
 
 
 def result_overrides(overrides: list[str]) -> list[str]:
