@@ -18,7 +18,7 @@ def recipes():
     """The page's Python blocks and a namespace to run them in; the registries are restored after."""
     saved_suites, saved_arms = dict(SUITES), dict(arms.ARMS)
     blocks = re.findall(r"```python\n(.*?)```", PAGE.read_text(), re.S)
-    assert len(blocks) == 4
+    assert len(blocks) == 5
     yield blocks, {}
     SUITES.clear()
     SUITES.update(saved_suites)
@@ -37,7 +37,8 @@ def toy_run(**data):
     )
 
 
-def test_a_new_suite_is_one_record_the_whole_harness_reads(recipes):
+def test_a_new_suite_is_one_record_the_whole_harness_reads(recipes, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the report block writes under outputs/
     blocks, namespace = recipes
     with pytest.raises(ConfigError, match="data.suite='signs' is not accepted"):
         toy_run()
@@ -51,11 +52,14 @@ def test_a_new_suite_is_one_record_the_whole_harness_reads(recipes):
     # The record's posterior is the Bayes reference: a step, so the exact loss is ~0.
     assert max(max(seed) for seed in result["references"]["bayes_bce"]) < 1e-6
     assert min(min(seed) for seed in result["references"]["constant_bce"]) > 0.5
+    exec(blocks[4], namespace)  # and its tasks are the report's rows
+    assert "| sign0 |" in namespace["text"]
 
 
-def test_a_new_arm_is_one_record_the_whole_harness_reads(recipes):
+def test_a_new_arm_is_one_record_the_whole_harness_reads(recipes, tmp_path, monkeypatch):
     from harness.analysis import style
 
+    monkeypatch.chdir(tmp_path)
     blocks, namespace = recipes
     with pytest.raises(ConfigError, match="mtl_zero_equal_params"):
         exec(blocks[3], namespace)
@@ -63,6 +67,8 @@ def test_a_new_arm_is_one_record_the_whole_harness_reads(recipes):
     exec(blocks[3], namespace)  # trains it and checks it is wider than mtl_zero
     result = namespace["result"]
     assert result["arms"]["mtl_zero_equal_params"]["description"] == arms.ARMS["mtl_zero_equal_params"].description
-    assert {r["arm"] for r in result["records"]} == {"mtl_zero", "mtl_zero_equal_params", "stl"}
+    assert {r["arm"] for r in result["records"]} == {"mtl", "mtl_zero", "mtl_zero_equal_params", "stl"}
     assert style.arm_style("mtl_zero_equal_params").color == "#aec7e8"
     assert preflight.network_bytes(namespace["run"], 8, 48) > 0
+    exec(blocks[4], namespace)  # and it is a column of the report
+    assert "mtl_zero_equal_params log loss" in namespace["text"]
