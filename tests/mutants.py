@@ -39,6 +39,11 @@ TRAINER, TABLE = "harness/train/program.py", "harness/data/table.py"
 PROPERTIES, STEP = "tests/test_training_properties.py", "tests/test_weighting_step.py"
 HIDDEN = PROPERTIES + "::test_labels_behind_a_question_mark_never_reach_training"
 BEST = PROPERTIES + "::test_each_head_reports_the_test_logits_of_its_own_best_validation_step"
+JOB, STATS, GROUPING = "harness/runs/job.py", "harness/analysis/stats.py", "harness/runs/grouping.py"
+CONTROL_TARGET = "tests/test_controls.py::test_control_arms_report_and_score_a_target_other_than_task_0"
+EQUAL = "tests/test_trainer.py::test_the_equal_parameter_arm_matches_all_k_separate_networks_together"
+MEAN = "tests/test_stats.py::test_the_reported_gain_is_the_mean_over_seeds_not_the_median"
+TIES = "tests/test_grouping.py::test_when_every_partition_ties_the_fewest_networks_are_both_best_and_chosen"
 
 MUTANTS = [
     Mutant(
@@ -137,6 +142,119 @@ MUTANTS = [
         "stamp = os.path.getmtime(path)",
         "stamp = 0.0",
         ("tests/test_table_reader.py",),
+    ),
+    # The survivors of a wider sample (each states what its test guards).
+    Mutant(
+        "rows_of_network_0",
+        TRAINER,
+        "rows = s.order[phase].at[net, slot, pos]",
+        "rows = s.order[phase].at[0 * net, slot, pos]",
+        ("tests/test_trainer.py::test_vmapped_separate_networks_equal_solo_runs",),
+    ),
+    Mutant(
+        "target_scored_on_task_order",
+        "harness/train/trainer.py",
+        "y_test[..., np.asarray(spec.groups)]",
+        "y_test[..., np.sort(np.asarray(spec.groups), axis=-1)]",
+        (CONTROL_TARGET,),
+    ),
+    Mutant(
+        "last_partial_chunk_dropped",
+        "harness/train/trainer.py",
+        "*([steps] if steps % static.eval_every else [])",
+        "*([])",
+        ("tests/test_trainer.py::test_phases_not_a_multiple_of_eval_every_are_all_trained_and_evaluated",),
+    ),
+    Mutant(
+        "shuffle_control_reports_every_task",
+        "harness/arms.py",
+        "return self.transfer is not None or self.shuffle_aux",
+        "return self.transfer is not None",
+        (CONTROL_TARGET,),
+    ),
+    Mutant(
+        "equal_params_to_one_network",
+        JOB,
+        "target = run.data.tasks * count_params(run, 1, None, input_shape)",
+        "target = count_params(run, 1, None, input_shape)",
+        (EQUAL,),
+    ),
+    Mutant(
+        "equal_params_is_mtl",
+        "harness/arms.py",
+        "width = equal_params_width if arm.equal_params else None",
+        "width = None",
+        (EQUAL,),
+    ),
+    Mutant(
+        "pairs_signal_from_test",
+        JOB,
+        'out.metrics["pairs"]["val_bce"]',
+        'out.metrics["pairs"]["test_bce"]',
+        ("tests/test_grouping.py::test_the_pairs_signal_is_read_from_validation_losses_never_test_losses",),
+    ),
+    Mutant(
+        "divergence_reads_step_0",
+        JOB,
+        'last = np.asarray(out.curves[spec.name]["val_bce"])[:, -1]',
+        'last = np.asarray(out.curves[spec.name]["val_bce"])[:, 0]',
+        ("tests/test_bad_input.py::test_a_run_that_blows_up_after_step_0_is_diverged_not_ok",),
+    ),
+    Mutant(
+        "median_gain",
+        STATS,
+        "mean, sd = float(x.mean()), float(x.std(ddof=1))",
+        "mean, sd = float(np.median(x)), float(x.std(ddof=1))",
+        (MEAN,),
+    ),
+    Mutant(
+        "median_interval_centre",
+        STATS,
+        "return float(x.mean()), *interval(x, level), n",
+        "return float(np.median(x)), *interval(x, level), n",
+        (MEAN,),
+    ),
+    Mutant(
+        "grouping_floor_exclusive",
+        GROUPING,
+        "if stats[i][0] >= floor",
+        "if stats[i][0] > floor",
+        (TIES,),
+    ),
+    Mutant(
+        "grouping_ties_to_more_networks",
+        GROUPING,
+        "key=lambda i: (stats[i][0], -len(candidates[i])))",
+        "key=lambda i: (stats[i][0], len(candidates[i])))",
+        (TIES,),
+    ),
+    Mutant(
+        "grouping_pick_lower_score",
+        GROUPING,
+        "key=lambda i: (len(candidates[i]), -stats[i][0]),",
+        "key=lambda i: (len(candidates[i]), stats[i][0]),",
+        ("tests/test_grouping.py::test_among_equally_many_networks_within_the_floor_the_higher_score_is_chosen",),
+    ),
+    Mutant(
+        "hide_floor",
+        "harness/data/base.py",
+        "hide = int(round(cfg.missing * n))",
+        "hide = int(cfg.missing * n)",
+        ("tests/test_data.py::test_the_number_of_hidden_labels_is_the_rounded_fraction",),
+    ),
+    Mutant(
+        "noise_stream_shared_across_splits",
+        "harness/data/synthetic.py",
+        "np.random.default_rng([seed, NOISE, split, k])",
+        "np.random.default_rng([seed, NOISE, 0, k])",
+        ("tests/test_data.py::test_label_noise_is_drawn_afresh_for_each_split",),
+    ),
+    Mutant(
+        "confirmation_at_005",
+        "harness/analysis/verdict.py",
+        "confirmed = bool(p < ALPHA)",
+        "confirmed = bool(p <= ALPHA)",
+        ("tests/test_verdicts.py::test_a_confirming_p_of_exactly_005_does_not_confirm",),
     ),
 ]
 

@@ -212,6 +212,18 @@ def test_divergence_rule():
     assert pytest.approx(6.931, abs=1e-3) == DIVERGED_BCE
 
 
+def test_a_run_that_blows_up_after_step_0_is_diverged_not_ok(tiny):
+    """Guards the last evaluation's part in the rule: at lr 30 every network's best step is
+    its initial one (log loss near ln 2), so only the loss where training ended (above
+    10 ln 2) tells that it blew up; such a run has no records."""
+    from harness.runs.job import run_job
+
+    result = run_job(tiny(arms=["mtl", "stl"], train={"lr": 30.0}), progress=False)
+    assert result["status"] == "diverged" and result["records"] == []
+    assert {(d["arm"], d["seed"]) for d in result["diverged"]} == {(a, s) for a in ("mtl", "stl") for s in (0, 1)}
+    assert all(d["reason"].startswith("validation log loss") for d in result["diverged"])
+
+
 # --- 5. the sweep folder's lock and owner ----------------------------------------------------
 
 

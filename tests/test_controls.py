@@ -46,3 +46,28 @@ def test_target_comes_first_in_the_control_arms():
 def test_control_arms_need_a_second_task(arm):
     with pytest.raises(ConfigError, match=f"data.tasks=1 is not accepted; expected an integer >= 2 with arm {arm}"):
         validate(RunConfig(arms=[arm], data=DataConfig(tasks=1)))
+
+
+def test_control_arms_report_and_score_a_target_other_than_task_0(tiny):
+    """Guards data.target != 0: the target-only arms (the shuffle control, transfer) report one
+    record per seed, for the target task, and score it on the target's test labels: flipping
+    another task's test labels leaves their metrics unchanged, and changes stl's on that task."""
+    from harness.data import make_replicates
+    from harness.runs.job import replicate_keys, run_job, static_of
+    from harness.train.trainer import hyperparams, train
+
+    controls = ("mtl_shuffled", "transfer_head")
+    run = tiny(arms=["stl", *controls], data={"target": 1}, train={"pretrain_fraction": 0.5})
+    result = run_job(run, progress=False)
+    for arm in controls:
+        assert sorted((r["task"], r["seed"]) for r in result["records"] if r["arm"] == arm) == [(1, 0), (1, 1)]
+
+    data = make_replicates(run.data, run.train.seeds)
+    flipped = data._replace(y_test=np.asarray(data.y_test).copy())
+    flipped.y_test[..., 0] = 1 - flipped.y_test[..., 0]
+    static = static_of(run, data.x_train.shape[2:])
+    a, b = (train(static, replicate_keys(run), d, hyperparams(run.train), run.train.steps) for d in (data, flipped))
+    for arm in controls:  # head 0 is the target, the one reported (the others only served it)
+        np.testing.assert_allclose(a.metrics[arm]["test_bce"][..., 0], b.metrics[arm]["test_bce"][..., 0], rtol=1e-6)
+    assert not np.allclose(a.metrics["stl"]["test_bce"][:, 0], b.metrics["stl"]["test_bce"][:, 0])
+    np.testing.assert_allclose(a.metrics["stl"]["test_bce"][:, 1], b.metrics["stl"]["test_bce"][:, 1], rtol=1e-6)

@@ -52,3 +52,33 @@ def test_same_seed_same_data(tiny, seed):
     a, b = make_dataset(tiny().data, seed), make_dataset(tiny().data, seed)
     for left, right in zip(a, b, strict=True):
         np.testing.assert_array_equal(left, right)
+
+
+@pytest.mark.parametrize(("n", "missing", "hidden"), [(35, 0.1, 4), (30, 0.25, 8), (10, 0.04, 0)])
+def test_the_number_of_hidden_labels_is_the_rounded_fraction(n, missing, hidden):
+    """Guards round(missing * n_k), not its floor (docs/task-families.md): 3.5 -> 4, 7.5 -> 8, 0.4 -> 0."""
+    from harness.config import DataConfig
+    from harness.data.base import label_mask
+
+    cfg = DataConfig(tasks=3, pool=3 * n, n_per_task=n, missing=missing)
+    mask = label_mask(cfg, np.random.default_rng(0))
+    assert mask.sum(axis=0).tolist() == [n - hidden] * 3
+
+
+@pytest.mark.parametrize("suite", ["synthetic", "features"])
+def test_label_noise_is_drawn_afresh_for_each_split(suite):
+    """Guards the noise stream's split index: row i of the training pool and row i of the test
+    split get independent noise, so their labels' residuals from the Bayes posterior do not
+    correlate (with one stream for every split they would: the same eps pushes both)."""
+    from harness.config import DataConfig
+    from harness.data import make_dataset, suite_of
+
+    cfg = DataConfig(suite=suite, tasks=3, dim=8, pool=3000, n_per_task=1000, n_test=3000, noise=1.0)
+    data = make_dataset(cfg, 0)
+
+    def residual(x, y):
+        return y - 1 / (1 + np.exp(-suite_of(cfg).posterior(cfg, cfg.seed, x)))
+
+    train, test = residual(data.x_train, data.y_train), residual(data.x_test, data.y_test)
+    correlation = [np.corrcoef(train[:, k], test[:, k])[0, 1] for k in range(3)]
+    assert np.all(np.abs(correlation) < 0.1), correlation

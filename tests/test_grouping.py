@@ -1,6 +1,7 @@
 """The grouping search: partitions, scores, the one-standard-error choice and the budget."""
 
 import numpy as np
+import pytest
 
 from harness.runs import grouping
 
@@ -73,3 +74,51 @@ def test_pair_gains_read_each_head_of_each_pair():
     pair_val = np.array([[[0.5, 1.0], [0.9, 3.5], [2.0, 2.0]]])
     s = grouping.pair_gains(pairs, pair_val, single)[0]
     np.testing.assert_allclose(s, [[0.0, 1.0, -0.5], [0.5, 0.0, 1.0], [0.1, 0.0, 0.0]])
+
+
+def test_when_every_partition_ties_the_fewest_networks_are_both_best_and_chosen():
+    """Guards the tie rules: equal scores go to fewer networks (best's key), and a partition
+    exactly at the one-standard-error floor is within it (>=, not >)."""
+    choice = grouping.choose(np.zeros((3, 4, 4)))  # every partition scores 0, with no spread
+    assert choice.best == ((0, 1, 2, 3),) and choice.partition == ((0, 1, 2, 3),)
+
+
+def test_among_equally_many_networks_within_the_floor_the_higher_score_is_chosen():
+    """Guards the tie-break of the one-standard-error rule: among the partitions within the
+    floor with the fewest networks, the higher mean wins."""
+    s = np.full((3, 4, 4), -1.0)
+    for a, b in ((0, 1), (2, 3)):  # scores 4.0, standard error 0.69: floor 3.31
+        s[:, [a, b], [b, a]] = 1.0 + np.array([0.3, -0.3, 0.0])[:, None]
+    for a, b in ((0, 2), (1, 3)):  # scores 3.6: within the floor, also two networks
+        s[:, [a, b], [b, a]] = 0.9
+    assert [grouping.scores(s, p).mean() for p in (((0, 2), (1, 3)), ((0, 1, 2, 3),))] == pytest.approx([3.6, 1.2])
+    assert grouping.choose(s).partition == ((0, 1), (2, 3))
+
+
+def test_the_pairs_signal_is_read_from_validation_losses_never_test_losses():
+    """Guards against leakage: search_groups reads val_bce of stl and pairs; the test losses,
+    planted with the opposite groups, never decide the partition."""
+    from types import SimpleNamespace
+
+    from harness.arms import make_arm
+    from harness.config import RunConfig
+    from harness.runs.job import search_groups
+    from harness.train.trainer import TrainOutput
+
+    pairs = make_arm("pairs", 4)
+    static = SimpleNamespace(arms=[make_arm("stl", 4), pairs])
+
+    def losses(groups):  # stl 0.6 per task; a pair 0.4 on both heads within a group, 0.8 across
+        together = {frozenset(g) for g in groups}
+        pair = [[0.4, 0.4] if frozenset(p) in together else [0.8, 0.8] for p in pairs.groups]
+        return np.full((3, 4, 1), 0.6), np.array([pair] * 3)
+
+    (stl_val, pair_val), (stl_test, pair_test) = losses(((0, 1), (2, 3))), losses(((0, 2), (1, 3)))
+    metrics = {
+        "stl": {"val_bce": stl_val, "test_bce": stl_test},
+        "pairs": {"val_bce": pair_val, "test_bce": pair_test},
+    }
+    run = RunConfig(arms=["stl", "groups"])
+    run.train.grouping_signal, run.data.tasks, run.train.seeds = "pairs", 4, 3
+    out = TrainOutput(metrics, {}, [0], 0.0, 0.0)
+    assert search_groups(run, static, out)["partition"] == ((0, 1), (2, 3))

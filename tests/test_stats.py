@@ -295,3 +295,11 @@ def test_holm_is_statsmodels_multipletests(p_values):
 def test_holm_leaves_a_missing_p_value_out_of_the_family():
     # Two hypotheses, not three: 0.03 <= 0.05 / 1 once 0.02 <= 0.05 / 2 is rejected.
     assert holm([0.02, float("nan"), 0.03]) == [True, False, True]
+
+
+def test_the_reported_gain_is_the_mean_over_seeds_not_the_median():
+    """Guards the estimator: a skewed sample's mean (0.04), which its median (0.0) is not."""
+    skewed = [0.0, 0.0, 0.0, 0.0, 0.2]
+    assert t_test(skewed).mean == pytest.approx(0.04) and mean_ci(skewed)[0] == pytest.approx(0.04)
+    frame = pd.DataFrame({"point": ["a"] * 5, "seed": range(5), "gain": skewed})
+    assert summarize(frame, ["point"], value="gain")["mean"].tolist() == pytest.approx([0.04])

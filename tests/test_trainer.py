@@ -20,8 +20,11 @@ def _train(run, static=None):
     return train(static, replicate_keys(run), data, hp, run.train.steps)
 
 
-def test_vmapped_separate_networks_equal_solo_runs(tiny):
-    run = tiny(arms=["stl"])
+@pytest.mark.parametrize("missing", [0.0, 0.5])
+def test_vmapped_separate_networks_equal_solo_runs(tiny, missing):
+    """With "?" labels each task's labelled rows differ, so this also guards each network
+    drawing its minibatches from its own rows (not network 0's)."""
+    run = tiny(arms=["stl"], data={"missing": missing})
     together = _train(run)
     for k in range(run.data.tasks):
         solo_static = Static(
@@ -39,6 +42,20 @@ def test_vmapped_separate_networks_equal_solo_runs(tiny):
         np.testing.assert_allclose(
             solo.curves["stl"]["train_loss"][:, :, 0], together.curves["stl"]["train_loss"][:, :, k], rtol=1e-5
         )
+
+
+def test_phases_not_a_multiple_of_eval_every_are_all_trained_and_evaluated(tiny):
+    """Guards the last partial chunk of a phase: pretraining 15 of 40 steps (0.375) at eval_every=10
+    evaluates at 15 (the end of pretraining, then the start of fine-tuning) and ends at 40."""
+    run = tiny(arms=["stl", "transfer_full"], train={"steps": 40, "eval_every": 10, "pretrain_fraction": 0.375})
+    result = run_job(run, progress=False)
+    steps = result["curves"]["steps"]
+    assert steps.count(15) == 2 and steps[-1] == 40 and 35 in steps
+    assert len(result["curves"]["transfer_full"]["val_bce"][0]) == len(steps)
+    assert (
+        result["arms"]["transfer_full"]["pretrain_best_step"]
+        and max(result["arms"]["transfer_full"]["pretrain_best_step"]) <= 15
+    )
 
 
 def test_training_lowers_the_loss_and_early_stopping_keeps_the_best_step(tiny):
@@ -204,3 +221,21 @@ def test_a_bar_ticks_while_nothing_updates_it_and_stays_quiet_when_disabled():
         with ticking(bar, every=0.01):
             time.sleep(0.2)
     assert shown.refreshed >= 3 and quiet.refreshed == 0
+
+
+def test_the_equal_parameter_arm_matches_all_k_separate_networks_together(tiny):
+    """Guards mtl_equal_params: wider than mtl, with the width whose parameter count is the
+    closest to K separate networks' together (not to one network's), and trained at it."""
+    from harness.runs.job import count_params, equal_params_width
+
+    run = tiny(arms=["mtl", "mtl_equal_params", "stl"])
+    shape, k = (run.data.dim,), run.data.tasks
+    target = k * count_params(run, 1, None, shape)
+    width = equal_params_width(run, shape)
+    gap = abs(count_params(run, k, width, shape) - target)
+    assert width > run.model.width
+    assert all(gap <= abs(count_params(run, k, w, shape) - target) for w in range(1, 4 * width))
+    arms = run_job(run, progress=False)["arms"]
+    assert arms["mtl_equal_params"]["width"] == width and arms["mtl"]["width"] == run.model.width
+    assert arms["mtl_equal_params"]["params_per_network"] == count_params(run, k, width, shape)
+    assert abs(arms["mtl_equal_params"]["params_per_network"] - k * arms["stl"]["params_per_network"]) == gap

@@ -135,3 +135,10 @@ def test_the_report_counts_every_verdict_word_and_the_docs_define_each_once():
     for word, meaning in OUTCOMES.items():
         assert f"*{word}*: {meaning}." in CONVENTIONS
         assert docs.count(f"*{word}*: {meaning}.") == 1, word
+
+
+def test_a_confirming_p_of_exactly_005_does_not_confirm():
+    """Guards the confirmation threshold: "below 0.05" (docs/analysis.md), so p = 0.05 withholds holds."""
+    up = [0.10, 0.11, 0.12]
+    assert verdicts([(GAIN, up, "")], {GAIN: ("permutation", 0.05)})[0].outcome == "underpowered"
+    assert verdicts([(GAIN, up, "")], {GAIN: ("permutation", 0.0499)})[0].outcome == "holds"
