@@ -7,12 +7,17 @@ task, f) that passes the learnability gate gets the paired t test on its per-see
 gain, with Holm's correction across all of the map's tested cells together; a cell is marked
 (sharing helps / hurts) only when its test survives that correction. The line in each panel
 is the boundary where the mean gain crosses 0.
+
+Beside the verdicts, the fitted law (harness/analysis/law.py) on the cells that pass the gate:
+fitted on every labels-per-task value but the middle one of the grid, and judged by how well
+it predicts the middle one's cells (held out; the rule is fixed here, before any run).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from harness.analysis import law
 from harness.analysis.cells import cell_table, cell_tests, map_caption, map_figure
 from harness.analysis.collect import Collection
 from harness.analysis.common import gate, held_equal, learning_curves, point_summary, with_config
@@ -86,6 +91,37 @@ def analyse(c: Collection) -> Section:
             "Mean validation log loss over tasks per arm (95% CI over seeds), "
             "one panel per labels per task; widths and f averaged within a seed.",
         )
-    section.text = cell_table(cells, COLUMNS)
+    text = [cell_table(cells, COLUMNS)]
+    fitted = fit_law(c, kept)
+    if fitted is not None:
+        result, rule = fitted
+        text.append(law.law_text(result, rule))
+        middle = float(np.median(sorted(result.points["f"].unique())))
+        n_held = float(result.points.loc[result.points["held_out"], "n"].iloc[0])
+        section.plot(
+            f"{c.name}_law",
+            law.law_figure(result, middle, n_held),
+            "Left: where the fitted law predicts a gain of 0, over labels per task and f, per width, with "
+            "each cell's measured mean gain over seeds (blue > 0, red < 0; hollow: held out of the fit). "
+            "Right: the same law over width and K at the middle f and the held-out labels per task, with the "
+            f"measured cells there (one K in this sweep). {held_equal(c)}",
+        )
+    section.text = "\n\n".join(text)
     section.summary = point_summary(table, KEYS)
     return section
+
+
+def fit_law(c: Collection, kept) -> tuple[law.Fit, str] | None:
+    """The law fitted on the gated cells, the middle labels-per-task value held out; None with
+    fewer than three values of labels per task (nothing to hold out and still fit)."""
+    keys = [*KEYS, "data.tasks"]
+    if "data.tasks" not in kept:
+        kept = kept.merge(c.jobs[["job", "data.tasks"]], on="job")
+    rows = gain_per_seed(paired(kept, "test_bce", keys=keys), keys)
+    values = sorted(rows["data.n_per_task"].unique())
+    if len(values) < 3:
+        return None
+    held = values[len(values) // 2]
+    names = {"data.n_per_task": "n", FRACTION: "f", "model.width": "w", "data.tasks": "K"}
+    rows = rows.rename(columns=names)
+    return law.fit(rows, rows["n"] == held), f"labels per task = {held:g}"
