@@ -29,6 +29,7 @@ class Arm(NamedTuple):
     transfer: str | None = None  # head | full: what fine-tuning trains after pretraining on the other tasks
     shuffle_aux: bool = False  # permute every task's training labels except the target's (Caruana's control)
     equal_params: bool = False  # widened to about the separate networks' total parameter count
+    sharing: str = "hard"  # hard (one trunk) | mmoe (gated experts) | cross_stitch (stitched columns)
 
     def networks(self, tasks: int) -> int:
         """Networks it trains on `tasks` tasks (a partition's: at least one)."""
@@ -108,6 +109,26 @@ ARMS: dict[str, Arm] = {
         transfer="full",
         shuffle_aux=True,
     ),
+    "mmoe": Arm(
+        "soft sharing: model.experts trunks of model.width units, one softmax gate over them per task (MMoE)",
+        "mixture of experts (mmoe)",
+        "#393b79",
+        sharing="mmoe",
+    ),
+    "mmoe_equal_params": Arm(
+        "mmoe with its experts widened to about as many parameters as the K separate networks together",
+        "mmoe, equal total params",
+        "#6b6ecf",
+        "--",
+        sharing="mmoe",
+        equal_params=True,
+    ),
+    "cross_stitch": Arm(
+        "soft sharing: one column of model.width units per task, columns linearly mixed after each layer",
+        "cross-stitch columns",
+        "#637939",
+        sharing="cross_stitch",
+    ),
     "pairs": Arm(
         "one shared network per pair of tasks, K(K-1)/2 networks with 2 heads",
         "one network per pair of tasks",
@@ -136,6 +157,7 @@ class ArmSpec:
     transfer: str | None = None  # head | full: what fine-tuning trains after pretraining on heads 1..H-1
     shuffle_aux: bool = False  # permute every task's training labels except head 0's (Caruana's control)
     key_names: tuple[str, ...] = ()  # per network, the name its random keys derive from (empty: this arm's)
+    sharing: str = "hard"  # hard | mmoe | cross_stitch (harness/train/models.py)
 
     @property
     def networks(self) -> int:
@@ -196,4 +218,4 @@ def make_arm(
         "target_first": lambda: ((target, *(k for k in every if k != target)),),
     }[arm.layout]()
     width = equal_params_width if arm.equal_params else None
-    return ArmSpec(name, groups, arm.label_view, width, arm.transfer, arm.shuffle_aux)
+    return ArmSpec(name, groups, arm.label_view, width, arm.transfer, arm.shuffle_aux, sharing=arm.sharing)

@@ -250,12 +250,11 @@ OVERRIDE_VALUES = st.one_of(
 def test_any_command_line_override_loads_or_is_one_short_line(pairs):
     """Through Hydra's composition, as `python -m harness.run` composes: what the CLI prints is one_line()."""
     from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
 
     from harness.config import register_schema
     from harness.config.errors import one_line
-
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
 
     register_schema()
     try:

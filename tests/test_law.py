@@ -28,7 +28,7 @@ def test_the_fit_recovers_known_parameters_and_predicts_held_out_points():
     rows = generated(noise=0.002)
     result = law.fit(rows, rows["n"] == 300, resamples=50)
     assert result.params == pytest.approx(TRUE, rel=0.1)
-    assert np.all((result.low <= TRUE) & (TRUE <= result.high)), (result.low, result.high)
+    assert np.all((result.low <= TRUE) & (result.high >= TRUE)), (result.low, result.high)
     assert result.points["held_out"].sum() == 6 and result.held_r2 > 0.95 and result.held_rmse < 0.002
     assert "held-out points (labels per task = 300)" in law.law_text(result, "labels per task = 300")
 

@@ -150,7 +150,7 @@ def test_main_job_runs_every_study_and_writes_the_report(tmp_path):
         outs = dict(zip(STUDIES, pool.map(lambda study: run_tiny_study(study, tmp_path), STUDIES), strict=True))
     for study, out in outs.items():
         assert (out / "runs" / study / "0" / "result.json").exists()
-        text = (out / "REPORT.md").read_text()
+        text = flat((out / "REPORT.md").read_text())
         figures = re.findall(r"!\[[^]]*\]\(([^)]+)\)", text)
         assert f"{study}.png" in figures, study
         for suite in ("scenes", "digits"):  # the input samples of the image suites the study ran on, only those

@@ -198,6 +198,9 @@ def _check_model(run: RunConfig) -> None:
     check(ok, "model.kind", m.kind, f"mlp for data.suite={suite} (cnn needs images)")
     check(m.width >= 1, "model.width", m.width, "an integer >= 1")
     check(m.depth >= 1, "model.depth", m.depth, "an integer >= 1")
+    check(m.experts >= 1, "model.experts", m.experts, "an integer >= 1")
+    soft = [name for name in run.arms if name in ARMS and ARMS[name].sharing != "hard"]
+    check(not soft or m.kind == "mlp", "model.kind", m.kind, f"mlp with arm {soft[0] if soft else ''} (soft sharing)")
 
 
 def _check_training(run: RunConfig) -> None:

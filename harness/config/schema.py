@@ -93,6 +93,7 @@ class ModelConfig:
     kind: str = "mlp"
     width: int = 64
     depth: int = 2
+    experts: int = 4  # the mmoe arms' experts (each a trunk of `width` units)
 
 
 @dataclass

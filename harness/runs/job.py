@@ -32,12 +32,15 @@ from harness.train.trainer import TrainOutput, evaluation_steps, hyperparams, tr
 
 def static_of(run: RunConfig, input_shape: tuple[int, ...]) -> Static:
     """The compiled program's structure (a partition arm: the partition of train.groups)."""
-    width = equal_params_width(run, input_shape) if any(ARMS[name].equal_params for name in run.arms) else None
+
+    def width(name: str) -> int | None:
+        return equal_params_width(run, input_shape, ARMS[name].sharing) if ARMS[name].equal_params else None
+
     partition = None
     if run.train.groups is not None:  # task names resolve here: they are known once the suite is
         partition = resolve_groups(run.train.groups, run.data.tasks, task_names(run.data))
     return Static(
-        arms=tuple(make_arm(name, run.data.tasks, width, run.data.target, partition) for name in run.arms),
+        arms=tuple(make_arm(name, run.data.tasks, width(name), run.data.target, partition) for name in run.arms),
         model=run.model,
         optimizer=run.train.optimizer,
         batch_size=run.train.batch_size,
@@ -61,28 +64,35 @@ def replicate_keys(run: RunConfig) -> jax.Array:
     return jax.vmap(lambda r: jax.random.fold_in(base, r))(np.arange(run.train.seeds))
 
 
-def count_params(run: RunConfig, heads: int, width: int | None, input_shape: tuple[int, ...]) -> int:
+def count_params(
+    run: RunConfig, heads: int, width: int | None, input_shape: tuple[int, ...], sharing: str = "hard"
+) -> int:
     """Parameters of one network (trunk and heads), from shapes alone."""
-    return _param_count(run.model, heads, width, tuple(input_shape))
+    return _param_count(run.model, heads, width, tuple(input_shape), sharing)
 
 
 @functools.cache  # tracing Flax's init costs tens of ms, and every job of a sweep asks again
-def _param_count(model_cfg: ModelConfig, heads: int, width: int | None, input_shape: tuple[int, ...]) -> int:
-    model = make_model(model_cfg, heads, width)
+def _param_count(model_cfg: ModelConfig, heads: int, width: int | None, input_shape: tuple, sharing: str) -> int:
+    model = make_model(model_cfg, heads, width, sharing)
     shapes = jax.eval_shape(model.init, jax.random.PRNGKey(0), jnp.zeros((1, *input_shape)))
     return int(sum(np.prod(x.shape) for x in jax.tree.leaves(shapes)))
 
 
-def equal_params_width(run: RunConfig, input_shape: tuple[int, ...]) -> int:
-    """The shared network's width whose parameter count is closest to K separate networks'."""
-    target = run.data.tasks * count_params(run, 1, None, input_shape)
+def equal_params_width(run: RunConfig, input_shape: tuple[int, ...], sharing: str = "hard") -> int:
+    """The width of a shared network (of `sharing`) whose parameter count is closest to K separate networks'."""
+    k = run.data.tasks
+    target = k * count_params(run, 1, None, input_shape)
+
+    def size(w: int) -> int:
+        return count_params(run, k, w, input_shape, sharing)
+
     low, high = 1, max(2, run.model.width)
-    while count_params(run, run.data.tasks, high, input_shape) < target:
+    while size(high) < target:
         high *= 2
     while high - low > 1:  # parameter count grows with width
         mid = (low + high) // 2
-        low, high = (mid, high) if count_params(run, run.data.tasks, mid, input_shape) < target else (low, mid)
-    return min((low, high), key=lambda w: abs(count_params(run, run.data.tasks, w, input_shape) - target))
+        low, high = (mid, high) if size(mid) < target else (low, mid)
+    return min((low, high), key=lambda w: abs(size(w) - target))
 
 
 class Problem(NamedTuple):
@@ -278,7 +288,7 @@ def arm_entry(run: RunConfig, spec: ArmSpec, problem: Problem, source_step: np.n
         "heads": spec.heads,
         "groups": groups,
         "width": spec.width or run.model.width,
-        "params_per_network": count_params(run, spec.heads, spec.width, problem.input_shape),
+        "params_per_network": count_params(run, spec.heads, spec.width, problem.input_shape, spec.sharing),
         "weighting": run.train.weighting if spec.weighted else "equal",
         "lr_grid": list(run.train.lr_grid or [run.train.lr]),
     }

@@ -77,7 +77,86 @@ class CNN(nn.Module):
         return nn.Dense(self.heads, name="heads")(x)
 
 
-def make_model(cfg: ModelConfig, heads: int, width: int | None = None) -> nn.Module:
-    """The network of an arm; `width` overrides cfg.width (equal-parameter arms)."""
+def per_task_heads(mixed: jnp.ndarray, heads: int) -> jnp.ndarray:
+    """Logits [B, H] of task h's logistic head on its own representation mixed[:, h] ([B, H, D]).
+
+    One `heads` module (kernel [D, H], bias [H]: the head is the last axis, as the trunk/head
+    split of harness/train/gradients.py reads it)."""
+    kernel = HeadParams(heads, name="heads")(mixed.shape[-1])
+    return jnp.einsum("bhd,dh->bh", mixed, kernel["kernel"]) + kernel["bias"]
+
+
+class HeadParams(nn.Module):
+    heads: int
+
+    @nn.compact
+    def __call__(self, features: int) -> dict:
+        return {
+            "kernel": self.param("kernel", nn.initializers.lecun_normal(), (features, self.heads)),
+            "bias": self.param("bias", nn.initializers.zeros_init(), (self.heads,)),
+        }
+
+
+def stacked_dense(module: nn.Module, x: jnp.ndarray, copies: int, features: int, name: str) -> jnp.ndarray:
+    """`copies` independent dense layers on x [B, C, I] (one per copy): [B, C, features]."""
+    kernel = module.param(name, nn.initializers.lecun_normal(batch_axis=(0,)), (copies, x.shape[-1], features))
+    bias = module.param(f"{name}_bias", nn.initializers.zeros_init(), (copies, features))
+    return jnp.einsum("bci,cio->bco", x, kernel) + bias
+
+
+class MMoE(nn.Module):
+    """Multi-gate mixture of experts (Ma et al. 2018): `experts` trunks of `depth` ReLU layers
+    of `width` units; per task a softmax gate over the experts, computed from the input; each
+    task's head reads its gate's mixture of the experts' outputs."""
+
+    width: int
+    depth: int
+    heads: int
+    experts: int
+
+    @nn.compact
+    def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
+        x = x.reshape(x.shape[0], -1)
+        gates = nn.softmax(nn.Dense(self.heads * self.experts, name="gates")(x).reshape(-1, self.heads, self.experts))
+        h = jnp.broadcast_to(x[:, None], (x.shape[0], self.experts, x.shape[-1]))
+        for layer in range(self.depth):
+            h = nn.relu(stacked_dense(self, h, self.experts, self.width, f"experts_{layer}"))
+        return per_task_heads(jnp.einsum("bhe,bed->bhd", gates, h), self.heads)
+
+
+class CrossStitch(nn.Module):
+    """Cross-stitch networks (Misra et al. 2016): one column of `depth` ReLU layers of `width`
+    units per task, and after each layer a learned linear mix of the columns (a [H, H] matrix,
+    initialised to 0.9 on the diagonal and 0.1 shared among the others); each task's head reads
+    its own column."""
+
+    width: int
+    depth: int
+    heads: int
+
+    @nn.compact
+    def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
+        x = x.reshape(x.shape[0], -1)
+        h = jnp.broadcast_to(x[:, None], (x.shape[0], self.heads, x.shape[-1]))
+        own = 0.9 if self.heads > 1 else 1.0
+        start = own * jnp.eye(self.heads) + (1 - own) / max(self.heads - 1, 1) * (1 - jnp.eye(self.heads))
+        for layer in range(self.depth):
+            h = nn.relu(stacked_dense(self, h, self.heads, self.width, f"columns_{layer}"))
+            stitch = self.param(f"stitch_{layer}", lambda _key, value=start: value)
+            h = jnp.einsum("kj,bjd->bkd", stitch, h)
+        return per_task_heads(h, self.heads)
+
+
+SHARING = ("hard", "mmoe", "cross_stitch")  # how an arm's network shares between its heads
+
+
+def make_model(cfg: ModelConfig, heads: int, width: int | None = None, sharing: str = "hard") -> nn.Module:
+    """The network of an arm; `width` overrides cfg.width (equal-parameter arms); `sharing`:
+    one trunk (hard), a mixture of experts (mmoe) or cross-stitched columns (cross_stitch)."""
+    width = width or cfg.width
+    if sharing == "mmoe":
+        return MMoE(width=width, depth=cfg.depth, heads=heads, experts=cfg.experts)
+    if sharing == "cross_stitch":
+        return CrossStitch(width=width, depth=cfg.depth, heads=heads)
     kind = {"mlp": MLP, "cnn": CNN}[cfg.kind]
-    return kind(width=width or cfg.width, depth=cfg.depth, heads=heads)
+    return kind(width=width, depth=cfg.depth, heads=heads)

@@ -142,7 +142,7 @@ class ArmParts(NamedTuple):
 
 def arm_parts(static: Static, spec: ArmSpec) -> ArmParts:
     heads_on, trunk_on = phases(spec)
-    model = make_model(static.model, spec.heads, spec.width)
+    model = make_model(static.model, spec.heads, spec.width, spec.sharing)
     return ArmParts(spec, model, jnp.asarray(spec.groups), heads_on, trunk_on)
 
 
