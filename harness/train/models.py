@@ -77,24 +77,19 @@ class CNN(nn.Module):
         return nn.Dense(self.heads, name="heads")(x)
 
 
-def per_task_heads(mixed: jnp.ndarray, heads: int) -> jnp.ndarray:
-    """Logits [B, H] of task h's logistic head on its own representation mixed[:, h] ([B, H, D]).
+class TaskHeads(nn.Module):
+    """Logits [B, H] of task h's logistic head on its own representation x[:, h] ([B, H, D]).
 
-    One `heads` module (kernel [D, H], bias [H]: the head is the last axis, as the trunk/head
-    split of harness/train/gradients.py reads it)."""
-    kernel = HeadParams(heads, name="heads")(mixed.shape[-1])
-    return jnp.einsum("bhd,dh->bh", mixed, kernel["kernel"]) + kernel["bias"]
+    Kernel [D, H] and bias [H]: the head is the last axis, as the trunk/head split of
+    harness/train/gradients.py reads every leaf under a module named `heads`."""
 
-
-class HeadParams(nn.Module):
     heads: int
 
     @nn.compact
-    def __call__(self, features: int) -> dict:
-        return {
-            "kernel": self.param("kernel", nn.initializers.lecun_normal(), (features, self.heads)),
-            "bias": self.param("bias", nn.initializers.zeros_init(), (self.heads,)),
-        }
+    def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
+        kernel = self.param("kernel", nn.initializers.lecun_normal(), (x.shape[-1], self.heads))
+        bias = self.param("bias", nn.initializers.zeros_init(), (self.heads,))
+        return jnp.einsum("bhd,dh->bh", x, kernel) + bias
 
 
 def stacked_dense(module: nn.Module, x: jnp.ndarray, copies: int, features: int, name: str) -> jnp.ndarray:
@@ -121,7 +116,7 @@ class MMoE(nn.Module):
         h = jnp.broadcast_to(x[:, None], (x.shape[0], self.experts, x.shape[-1]))
         for layer in range(self.depth):
             h = nn.relu(stacked_dense(self, h, self.experts, self.width, f"experts_{layer}"))
-        return per_task_heads(jnp.einsum("bhe,bed->bhd", gates, h), self.heads)
+        return TaskHeads(self.heads, name="heads")(jnp.einsum("bhe,bed->bhd", gates, h))
 
 
 class CrossStitch(nn.Module):
@@ -144,7 +139,7 @@ class CrossStitch(nn.Module):
             h = nn.relu(stacked_dense(self, h, self.heads, self.width, f"columns_{layer}"))
             stitch = self.param(f"stitch_{layer}", lambda _key, value=start: value)
             h = jnp.einsum("kj,bjd->bkd", stitch, h)
-        return per_task_heads(h, self.heads)
+        return TaskHeads(self.heads, name="heads")(h)
 
 
 SHARING = ("hard", "mmoe", "cross_stitch")  # how an arm's network shares between its heads
