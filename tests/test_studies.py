@@ -52,6 +52,9 @@ TINY_SWEEPS = {
     "affinity": ["data.n_per_task=20", "data.relatedness=0.5,0.9", "train.affinity_every=5"],
     "transfer": ["data.n_target=10,20", "data.n_other=30"],
     "weighting": ["data.n_per_task=20", "train.weighting=equal,pcgrad", "data.relatedness=0.8"],
+    # By experiment where a study's experiments sweep different knobs.
+    "soft_sharing": ["data.n_per_task=20", "data.shared_fraction=0,1"],
+    "soft_sharing_directions": ["data.n_per_task=20", "data.relatedness=0,1"],
 }
 
 
@@ -136,7 +139,12 @@ def test_a_new_study_is_one_experiment_file_and_one_analysis(tmp_path, monkeypat
 def run_tiny_study(study: str, tmp_path) -> Path:
     """The main job on `study` alone, as a user would run it, with its tiny sweep; its report folder."""
     kind, profile = DECLARED[study], "quick" if study in QUICK else "full"
-    overrides = [*TINY, *SUITE[suite_of(study)], f"runtime.cache_dir={tmp_path / 'cache'}", *TINY_SWEEPS[kind]]
+    overrides = [
+        *TINY,
+        *SUITE[suite_of(study)],
+        f"runtime.cache_dir={tmp_path / 'cache'}",
+        *TINY_SWEEPS.get(study, TINY_SWEEPS[kind]),
+    ]
     out = tmp_path / study
     command = [sys.executable, "-m", "harness.reproduce", "--profile", profile, "--out", str(out), "--studies", study]
     done = subprocess.run([*command, *overrides], cwd=ROOT, capture_output=True, text=True, timeout=900)

@@ -12,7 +12,7 @@ from harness.analysis import cells as map_cells
 from harness.analysis import style
 from harness.analysis.collect import collect
 from harness.analysis.common import learning_rate_text
-from harness.analysis.studies import affinity, capacity, help_hurt_map, transfer, weighting
+from harness.analysis.studies import affinity, capacity, help_hurt_map, soft_sharing, transfer, weighting
 from harness.config import RunConfig, to_dict
 
 
@@ -328,3 +328,36 @@ def test_capacity_on_shared_features_judges_f_below_1_and_controls_at_f_1():
     assert cross.loc[(0.5, 16), "need"] == 36 and cross.loc[(1.0, 16), "need"] == 4
     assert 2 ** cross.loc[(1.0, 4), "at"] == pytest.approx(16.0)  # the mean gain is 0 at width 16
     assert 2 ** cross.loc[(0.5, 16), "at"] > 2 ** cross.loc[(0.5, 4), "at"]  # more tasks, a wider crossover
+
+
+SOFT = {  # per f: each arm's test log loss
+    0.0: {"stl": 0.6, "mtl": 0.6, "mmoe": 0.55, "mmoe_equal_params": 0.6, "cross_stitch": 0.65},
+    1.0: {"stl": 0.6, "mtl": 0.4, "mmoe": 0.5, "mmoe_equal_params": 0.5, "cross_stitch": 0.4},
+}
+
+
+@pytest.mark.parametrize("suite, knob", [("features", "shared_fraction"), ("synthetic", "relatedness")])
+def test_soft_sharing_judges_soft_against_hard_where_least_is_shared_and_against_stl_where_most(suite, knob, tmp_path):
+    # At f = 0 mmoe beats mtl and cross_stitch loses to it; at f = 1 the reverse (mtl best),
+    # so reading either test at the other end would flip its verdict. mmoe beats stl at f = 1 only.
+    for job, (value, losses) in enumerate(SOFT.items()):
+        records = [r for arm, loss in losses.items() for r in rows(arm, loss, seeds=4, spread=0.01 * (arm != "stl"))]
+        config = {"data__suite": suite, f"data__{knob}": value}
+        write(tmp_path, job, result(records, list(losses), "soft_sharing", **config))
+    section = soft_sharing.analyse(collect(tmp_path))
+    outcome = {v.criterion.predicted: v.outcome for v in section.verdicts}
+    symbol = "f" if suite == "features" else "rho"
+    assert outcome == {
+        f"gain of mmoe over mtl > 0 at the lowest {symbol}": "holds",
+        f"gain of cross_stitch over mtl > 0 at the lowest {symbol}": "contradicted",
+        f"gain of mmoe over stl > 0 at the highest {symbol}": "holds",
+    }
+    assert all(
+        ("shared features" if suite == "features" else "directions") in v.criterion.name for v in section.verdicts
+    )
+    table = flat(section.text)
+    # Over stl at the lowest value: mtl 0.6 x (1 + 0.01 at odd seeds) against 0.6, mmoe 0.05 or 0.0445.
+    assert "| 0 | -0.0030 [-0.0085, +0.0025] | +0.0472 [+0.0422, +0.0523] |" in table
+    assert (
+        "| mtl over stl | mmoe over stl | mmoe_equal_params over stl | cross_stitch over stl | mmoe over mtl |" in table
+    )

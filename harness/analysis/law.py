@@ -30,6 +30,25 @@ START = (1.0, 0.5, 0.01)
 BOUNDS = ((0.0, 0.0, 0.0), (np.inf, 2.0, np.inf))
 RESAMPLES = 200
 COLUMNS = ("n", "f", "w", "K")  # what the law reads from each row, besides seed and gain
+KEYS = {"data.n_per_task": "n", "data.shared_fraction": "f", "model.width": "w", "data.tasks": "K"}
+
+
+def gain_rows(c) -> tuple[pd.DataFrame, str]:
+    """A sweep's per-seed gains (columns n, f, w, K, seed, gain) at the points that passed the
+    learnability gate, and the gate's sentence for the report."""
+    from harness.analysis.common import gate, with_config
+    from harness.analysis.stats import gain_per_seed, paired
+
+    keys = list(KEYS)
+    kept, note = gate(with_config(c, keys), keys)
+    return gain_per_seed(paired(kept, "test_bce", keys=keys), keys).rename(columns=KEYS), note
+
+
+def held_values(values) -> list[float]:
+    """The labels-per-task values held out of a fit on one sweep: every other one of the sorted
+    grid, from the second (100, 300, 1000 holds out 300; the full profile's seven values hold
+    out the three that lie between the four it fits)."""
+    return sorted(set(values))[1::2]
 
 
 def predict(params: np.ndarray, n, f, w, k) -> np.ndarray:

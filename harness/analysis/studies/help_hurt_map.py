@@ -92,7 +92,7 @@ def analyse(c: Collection) -> Section:
             "one panel per labels per task; widths and f averaged within a seed.",
         )
     text = [cell_table(cells, COLUMNS)]
-    fitted = fit_law(c, kept)
+    fitted = fit_law(c)
     if fitted is not None:
         result, rule = fitted
         text.append(law.law_text(result, rule))
@@ -111,17 +111,11 @@ def analyse(c: Collection) -> Section:
     return section
 
 
-def fit_law(c: Collection, kept) -> tuple[law.Fit, str] | None:
-    """The law fitted on the gated cells, the middle labels-per-task value held out; None with
-    fewer than three values of labels per task (nothing to hold out and still fit)."""
-    keys = [*KEYS, "data.tasks"]
-    if "data.tasks" not in kept:
-        kept = kept.merge(c.jobs[["job", "data.tasks"]], on="job")
-    rows = gain_per_seed(paired(kept, "test_bce", keys=keys), keys)
-    values = sorted(rows["data.n_per_task"].unique())
-    if len(values) < 3:
+def fit_law(c: Collection) -> tuple[law.Fit, str] | None:
+    """The law fitted on the gated cells, every other labels-per-task value held out
+    (law.held_values); None with fewer than three values (nothing to hold out and still fit)."""
+    rows, _ = law.gain_rows(c)
+    if rows["n"].nunique() < 3:
         return None
-    held = values[len(values) // 2]
-    names = {"data.n_per_task": "n", FRACTION: "f", "model.width": "w", "data.tasks": "K"}
-    rows = rows.rename(columns=names)
-    return law.fit(rows, rows["n"] == held), f"labels per task = {held:g}"
+    held = law.held_values(rows["n"])
+    return law.fit(rows, rows["n"].isin(held)), f"labels per task = {', '.join(f'{v:g}' for v in held)}"
