@@ -264,7 +264,20 @@ def run(mutant: Mutant, tree: Path) -> str:
     source = path.read_text()
     assert source.count(mutant.old) == 1, f"{mutant.name}: {mutant.old!r} must occur once in {mutant.path}"
     path.write_text(source.replace(mutant.old, mutant.new))
-    command = [sys.executable, "-m", "pytest", "-x", "-q", "-m", "not slow", "-p", "no:cacheprovider", *mutant.tests]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-n",
+        "0",
+        "-x",
+        "-q",
+        "-m",
+        "not slow",
+        "-p",
+        "no:cacheprovider",
+        *mutant.tests,
+    ]
     env = {**os.environ, "PYTHONPATH": str(tree), "JAX_PLATFORMS": "cpu"}
     try:
         done = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, timeout=TIMEOUT_SECONDS)

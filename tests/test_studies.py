@@ -4,10 +4,10 @@ The list of studies comes from the registry (harness/analysis/registry.py), neve
 a list here: a new experiment file with `study:` and its analysis are all a study needs.
 """
 
+import os
 import re
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -27,27 +27,23 @@ TINY = [
     "data.pool=64", "data.n_val=32", "data.n_test=64", "model.width=4",
     "train.steps=20", "train.eval_every=10", "train.seeds=2", "train.batch_size=16", "runtime.progress=false",
 ]  # fmt: skip
-# The main studies train all five of these arms, so that one compiled program per suite serves
-# them all; the control studies keep their own arms (groups, pairs, the transfer arms).
-FIVE_ARMS = "arms=[mtl,stl,mtl_equal_params,mtl_drop,mtl_zero]"
 SUITE = {
     "synthetic": ["data.dim=8", "data.tasks=3"],
     "scenes": ["data.image_size=16", "data.tasks=4", "model.depth=1"],
     "digits": [],
 }
 TINY_SWEEPS = {
-    "capacity": [FIVE_ARMS, "data.n_per_task=20", "model.width=1,4"],
+    "capacity": ["data.n_per_task=20", "model.width=1,4"],
     "data_symmetry": [
-        FIVE_ARMS,
         "data.pool=256",
         "data.n_target=10",
         "data.n_other=0,10,20",
         "data.target=0",
     ],  # both f
-    "relatedness": [FIVE_ARMS, "data.n_per_task=20", "data.relatedness=0,1"],
-    "shared_features": [FIVE_ARMS, "data.n_per_task=20", "data.shared_fraction=0,1", "data.tasks=1,3"],
-    "missing_labels": [FIVE_ARMS, "data.n_per_task=30", "data.missing=0,0.5"],
-    "help_hurt_map": [FIVE_ARMS, "data.n_per_task=10,30", "data.relatedness=0,1"],
+    "relatedness": ["data.n_per_task=20", "data.relatedness=0,1"],
+    "shared_features": ["data.n_per_task=20", "data.shared_fraction=0,1", "data.tasks=1,3"],
+    "missing_labels": ["data.n_per_task=30", "data.missing=0,0.5"],
+    "help_hurt_map": ["data.n_per_task=10,30", "data.shared_fraction=0,1"],
     "grouping": ["data.n_per_task=20", "data.task_groups=1,3", "train.grouping_signal=pairs"],
     "affinity": ["data.n_per_task=20", "data.relatedness=0.5,0.9", "train.affinity_every=5"],
     "transfer": ["data.n_target=10,20", "data.n_other=30"],
@@ -136,15 +132,11 @@ def test_a_new_study_is_one_experiment_file_and_one_analysis(tmp_path, monkeypat
     assert "## The toy study" in report.read_text()
 
 
-def run_tiny_study(study: str, tmp_path) -> Path:
+def run_tiny_study(study: str, tmp_path, cache: Path) -> Path:
     """The main job on `study` alone, as a user would run it, with its tiny sweep; its report folder."""
     kind, profile = DECLARED[study], "quick" if study in QUICK else "full"
-    overrides = [
-        *TINY,
-        *SUITE[suite_of(study)],
-        f"runtime.cache_dir={tmp_path / 'cache'}",
-        *TINY_SWEEPS.get(study, TINY_SWEEPS[kind]),
-    ]
+    tiny = TINY_SWEEPS.get(study, TINY_SWEEPS[kind])
+    overrides = [*TINY, *SUITE[suite_of(study)], f"runtime.cache_dir={cache}", *tiny]
     out = tmp_path / study
     command = [sys.executable, "-m", "harness.reproduce", "--profile", profile, "--out", str(out), "--studies", study]
     done = subprocess.run([*command, *overrides], cwd=ROOT, capture_output=True, text=True, timeout=900)
@@ -152,22 +144,29 @@ def run_tiny_study(study: str, tmp_path) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def compile_cache(tmp_path_factory) -> Path:
+    """One compilation cache for every tiny study (programs of equal shapes compile once): the
+    run's shared one (tests/conftest.py), else one for this process."""
+    shared = os.environ.get("JAX_COMPILATION_CACHE_DIR")
+    return Path(shared) if shared else tmp_path_factory.mktemp("compile_cache")
+
+
 @pytest.mark.slow
-def test_main_job_runs_every_study_and_writes_the_report(tmp_path):
-    with ThreadPoolExecutor(max_workers=2) as pool:  # two studies at a time, each in its own process
-        outs = dict(zip(STUDIES, pool.map(lambda study: run_tiny_study(study, tmp_path), STUDIES), strict=True))
-    for study, out in outs.items():
-        assert (out / "runs" / study / "0" / "result.json").exists()
-        text = flat((out / "REPORT.md").read_text())
-        figures = re.findall(r"!\[[^]]*\]\(([^)]+)\)", text)
-        assert f"{study}.png" in figures, study
-        for suite in ("scenes", "digits"):  # the input samples of the image suites the study ran on, only those
-            assert (f"{suite}_samples.png" in figures) == study.endswith(f"_{suite}"), study
-        for figure in figures:
-            assert (out / figure).stat().st_size > 0, figure
-        verdicts = text.split("## Verdicts")[1].split("**How to read")[0]
-        assert "| criterion | literature predicts | primary test |" in verdicts and "Jobs left out" not in text
-        assert re.search(rf"\*\*({'|'.join(OUTCOMES)})\*\* \|", verdicts), study
+@pytest.mark.parametrize("study", STUDIES)
+def test_main_job_runs_the_study_and_writes_its_report(study, tmp_path, compile_cache):
+    out = run_tiny_study(study, tmp_path, compile_cache)
+    assert (out / "runs" / study / "0" / "result.json").exists()
+    text = flat((out / "REPORT.md").read_text())
+    figures = re.findall(r"!\[[^]]*\]\(([^)]+)\)", text)
+    assert f"{study}.png" in figures, study
+    for suite in ("scenes", "digits"):  # the input samples of the image suites the study ran on, only those
+        assert (f"{suite}_samples.png" in figures) == study.endswith(f"_{suite}"), study
+    for figure in figures:
+        assert (out / figure).stat().st_size > 0, figure
+    verdicts = text.split("## Verdicts")[1].split("**How to read")[0]
+    assert "| criterion | literature predicts | primary test |" in verdicts and "Jobs left out" not in text
+    assert re.search(rf"\*\*({'|'.join(OUTCOMES)})\*\* \|", verdicts), study
 
 
 def test_main_job_runs_studies_in_parallel_and_reports_their_failures(tmp_path, capsys):
