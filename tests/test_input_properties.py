@@ -101,6 +101,39 @@ def test_any_table_loads_as_written_or_is_refused_in_one_line(drawn):
         assert parsed.observed[r, 0] == observed and parsed.y[r, 0] == y
 
 
+@st.composite
+def valid_tables(draw):
+    """Tables the reader documents as valid: distinct names, every feature a finite number within
+    the limit, every label a documented value, one of them observed, features all or some."""
+    header = ["a", *draw(st.lists(st.sampled_from(["f1", "f2", "f3"]), min_size=1, max_size=3, unique=True))]
+    rows = [
+        [draw(GOOD["label" if name == "a" else "feature"]) for name in header] for _ in range(draw(st.integers(1, 8)))
+    ]
+    rows[0][0] = draw(st.sampled_from(["1", "0", "yes", "false"]))
+    features = draw(st.none() | st.lists(st.sampled_from(header[1:]), min_size=1, unique=True))
+    return header, rows, features
+
+
+@FEW
+@given(valid_tables())
+def test_every_valid_table_loads_with_every_cell_as_written(drawn):
+    """Guards against a reader that refuses what it documents as valid (the property above
+    would pass if every table were refused)."""
+    header, rows, features = drawn
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "t.csv"
+        with open(path, "w", newline="") as handle:
+            csv.writer(handle).writerows([header, *rows])
+        config = table.DataConfig(suite="table", path=str(path), labels=["a"], tasks=1, features=features)
+        parsed = table.load(config)  # a ConfigError here fails the test
+    assert list(parsed.features) == (features or header[1:])
+    for j, name in enumerate(parsed.features):
+        assert [parsed.x[r, j] for r in range(len(rows))] == [float(row[header.index(name)]) for row in rows]
+    assert [(bool(parsed.observed[r, 0]), float(parsed.y[r, 0])) for r in range(len(rows))] == [
+        label(row[0]) for row in rows
+    ]
+
+
 @FEW
 @given(st.lists(st.integers(-1, 1), min_size=1, max_size=8), st.booleans())
 def test_a_row_with_more_or_fewer_fields_than_the_header_is_refused_at_its_line(changes, compressed):
