@@ -142,3 +142,71 @@ def test_a_confirming_p_of_exactly_005_does_not_confirm():
     up = [0.10, 0.11, 0.12]
     assert verdicts([(GAIN, up, "")], {GAIN: ("permutation", 0.05)})[0].outcome == "underpowered"
     assert verdicts([(GAIN, up, "")], {GAIN: ("permutation", 0.0499)})[0].outcome == "holds"
+
+
+def interval(low: float, high: float, n: int = 5, sd: float = 0.01) -> TTest:
+    """A hand-made t test with the given 95% interval (and a 90% one inside it)."""
+    mean = (low + high) / 2
+    return TTest(n=n, mean=mean, sd=sd, low=low, high=high, low90=low + sd / 10, high90=high - sd / 10, p=0.001)
+
+
+def test_intervals_are_formatted_signed_or_not_and_without_a_bound_as_the_mean_alone():
+    assert fmt(0.412, 0.398, 0.426, signed=False) == "0.412 [0.398, 0.426]"
+    assert fmt(0.5, float("-inf"), 0.6) == fmt(0.5, 0.4, float("nan")) == "+0.500"
+
+
+def test_the_precondition_of_a_control_needs_two_seeds_and_says_when_it_failed():
+    two = [0.100, 0.101]
+    present, t = effect_exists(two, "mtl vs stl"), t_test(two)
+    assert present.ok and present.detail == f"mtl vs stl {fmt(t.mean, t.low, t.high, 4)} nats"
+    absent = effect_exists([0.10], "mtl vs stl")
+    assert not absent.ok and absent.detail == "mtl vs stl +0.1000 nats, not above 0"
+
+
+def test_a_relabelled_verdict_keeps_everything_but_the_prefixed_name():
+    (v,) = verdicts([(GAIN, [0.10, 0.11, 0.12], "note")])
+    w = v.relabel("digits: ")
+    assert w.criterion.name == "digits: " + GAIN.name and w.criterion.delta == GAIN.delta
+    assert (w.test, w.outcome, w.note, w.held) == (v.test, v.outcome, v.note, v.held)
+
+
+@pytest.mark.parametrize("delta, decimals", [(0.1, 3), (0.01, 4), (0.0001, 6), (0.0, 3)])
+def test_the_measured_value_has_one_decimal_more_than_delta_and_at_least_three(delta, decimals):
+    criterion = Criterion("c", "gain > 0", "paired difference", +1, delta)
+    (v,) = verdicts([(criterion, [0.1, 0.2, 0.3], "")])
+    assert v.measured.startswith(f"{0.2:+.{decimals}f} [")
+
+
+def test_two_seeds_decide_and_one_seed_is_underpowered():
+    assert decide(GAIN, interval(0.05, 0.07, n=2), significant=True) == "holds"  # confirmed by default
+    assert decide(GAIN, interval(0.05, 0.07, n=1), significant=True) == "underpowered"
+    (v,) = verdicts([(GAIN, [0.05, 0.05], "")])  # two equal seeds: one network
+    assert v.outcome == "not applicable" and "zero variance" in v.precondition and not v.held.ok
+
+
+@pytest.mark.parametrize(
+    "criterion_sign, low, high, significant, outcome",
+    [
+        (+1, 0.0, 0.2, True, "underpowered"),  # an interval that touches 0 has no side
+        (-1, -0.2, 0.0, True, "underpowered"),
+        (-1, -0.2, -0.1, True, "holds"),
+        (+1, -0.2, 0.5, True, "underpowered"),
+        (0, 0.05, 0.2, False, "underpowered"),  # a side without significance contradicts nothing
+        (0, 0.05, 0.2, True, "contradicted"),
+    ],
+)
+def test_the_side_comes_from_the_interval_strictly(criterion_sign, low, high, significant, outcome):
+    criterion = Criterion("c", "p", "t", criterion_sign, 0.01)
+    assert decide(criterion, interval(low, high), significant) == outcome
+
+
+def test_a_zero_variance_criterion_is_left_out_of_holm():
+    # Alone, p about 0.03 holds; beside a zero-variance criterion that Holm must not count, it still does.
+    values = [0.03, 0.05, 0.07, 0.01, 0.09]
+    out = verdicts([(GAIN, [0.05] * 5, ""), (GAIN, values, "")])
+    assert [v.outcome for v in out] == ["not applicable", "holds"]
+
+
+def test_an_untested_criterion_reports_no_usable_points():
+    v = untested(GAIN, "no point passed the gate")
+    assert v.test.n == 0 and v.measured == "no usable points" and v.power == "0 seed(s): no interval"
