@@ -69,22 +69,32 @@ def label(cell: str) -> tuple[bool, float] | None:
     return None
 
 
-@FEW
-@given(tables())
-def test_any_table_loads_as_written_or_is_refused_in_one_line(drawn):
-    header, rows, features = drawn
+def load_written(header, rows, features):
+    """The table written as a CSV file (csv.writer's quoting) and loaded with label column "a";
+    a refusal's ConfigError carries the file's path as `path`."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "t.csv"
         with open(path, "w", newline="") as handle:
             csv.writer(handle).writerows([header, *rows])
         config = table.DataConfig(suite="table", path=str(path), labels=["a"], tasks=1, features=features)
         try:
-            parsed = table.load(config)
+            return table.load(config)
         except ConfigError as error:
-            message = str(error)
-            assert "\n" not in message and message.startswith(str(path)) and len(message) < len(str(path)) + 300
-            event(" ".join(message[len(str(path)) + 2 :].split(" ")[:4]))
-            return
+            error.path = str(path)
+            raise
+
+
+@FEW
+@given(tables())
+def test_any_table_loads_as_written_or_is_refused_in_one_line(drawn):
+    header, rows, features = drawn
+    try:
+        parsed = load_written(header, rows, features)
+    except ConfigError as error:
+        message, path = str(error), error.path
+        assert "\n" not in message and message.startswith(path) and len(message) < len(path) + 300
+        event(" ".join(message[len(path) + 2 :].split(" ")[:4]))
+        return
     event("loaded")
     names = [name.strip() for name in header]
     assert len(set(names)) == len(names) and "" not in names  # duplicates and unnamed columns are refused
@@ -120,12 +130,7 @@ def test_every_valid_table_loads_with_every_cell_as_written(drawn):
     """Guards against a reader that refuses what it documents as valid (the property above
     would pass if every table were refused)."""
     header, rows, features = drawn
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "t.csv"
-        with open(path, "w", newline="") as handle:
-            csv.writer(handle).writerows([header, *rows])
-        config = table.DataConfig(suite="table", path=str(path), labels=["a"], tasks=1, features=features)
-        parsed = table.load(config)  # a ConfigError here fails the test
+    parsed = load_written(header, rows, features)  # a ConfigError here fails the test
     assert list(parsed.features) == (features or header[1:])
     for j, name in enumerate(parsed.features):
         assert [parsed.x[r, j] for r in range(len(rows))] == [float(row[header.index(name)]) for row in rows]

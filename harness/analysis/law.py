@@ -44,11 +44,16 @@ def gain_rows(c) -> tuple[pd.DataFrame, str]:
     return gain_per_seed(paired(kept, "test_bce", keys=keys), keys).rename(columns=KEYS), note
 
 
-def held_values(values) -> list[float]:
-    """The labels-per-task values held out of a fit on one sweep: every other one of the sorted
-    grid, from the second (100, 300, 1000 holds out 300; the full profile's seven values hold
-    out the three that lie between the four it fits)."""
-    return sorted(set(values))[1::2]
+def held_within(rows: pd.DataFrame) -> tuple[pd.Series, str] | None:
+    """Which rows of one sweep are held out of its fit, and the rule in words: every other
+    labels-per-task value of the sorted grid, from the second (100, 300, 1000 holds out 300; the
+    full profile's seven values hold out the three that lie between the four it fits). None with
+    fewer than three values (nothing to hold out and still fit)."""
+    values = sorted(rows["n"].unique())
+    if len(values) < 3:
+        return None
+    held = values[1::2]
+    return rows["n"].isin(held), f"labels per task = {', '.join(f'{v:g}' for v in held)}"
 
 
 def predict(params: np.ndarray, n, f, w, k) -> np.ndarray:

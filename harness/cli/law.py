@@ -49,14 +49,13 @@ def held_split(fit_rows: pd.DataFrame, held_rows: pd.DataFrame | None) -> tuple[
         held = pd.Series([False] * len(fit_rows) + [True] * len(held_rows))
         rule = "the held-out sweep's points"
     else:
-        values = law.held_values(fit_rows["n"])
-        if fit_rows["n"].nunique() < 3:
+        split = law.held_within(fit_rows)
+        if split is None:
             raise CollectError(
                 "the fitted sweep has fewer than 3 values of data.n_per_task: nothing to hold out and still fit; "
                 "pass --held-out SWEEP2"
             )
-        rows, held = fit_rows, fit_rows["n"].isin(values)
-        rule = f"labels per task = {', '.join(f'{v:g}' for v in values)}"
+        rows, (held, rule) = fit_rows, split
     if rows.loc[~held.to_numpy(), ["n", "f", "w", "K"]].drop_duplicates().shape[0] < len(law.PARAMS):
         raise CollectError(f"fewer fitted points than the law's {len(law.PARAMS)} parameters")
     return rows, held, rule

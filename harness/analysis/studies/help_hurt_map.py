@@ -112,10 +112,11 @@ def analyse(c: Collection) -> Section:
 
 
 def fit_law(c: Collection) -> tuple[law.Fit, str] | None:
-    """The law fitted on the gated cells, every other labels-per-task value held out
-    (law.held_values); None with fewer than three values (nothing to hold out and still fit)."""
+    """The law fitted on the gated cells, part of them held out (law.held_within); None when
+    nothing can be held out."""
     rows, _ = law.gain_rows(c)
-    if rows["n"].nunique() < 3:
+    split = law.held_within(rows)
+    if split is None:
         return None
-    held = law.held_values(rows["n"])
-    return law.fit(rows, rows["n"].isin(held)), f"labels per task = {', '.join(f'{v:g}' for v in held)}"
+    held, rule = split
+    return law.fit(rows, held), rule
