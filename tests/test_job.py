@@ -1,0 +1,221 @@
+"""harness.runs.job's host side: from a TrainOutput to the result.json payload, without training.
+
+The trainer's output here is constructed, so each number the payload must carry (which
+head is a result, which rows a diverged run keeps, the undertrained flag, the chosen
+learning rate, each arm's description and parameter count, the timing and the grouping
+search's record) is known exactly.
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+from conftest import tiny_run
+
+from harness.arms import ARMS
+from harness.runs import grouping, job
+from harness.train.metrics import DIVERGED_BCE
+from harness.train.trainer import TrainOutput
+
+SEEDS, TASKS, TARGET = 2, 3, 1
+EVALS = [0, 20, 40]
+NAMES = ["a", "b", "c"]
+
+
+def run_of(arms, **train):
+    return tiny_run(arms=arms, data={"target": TARGET}, train={"lr_grid": [0.01, 0.001], **train})
+
+
+def problem() -> job.Problem:
+    refs = {
+        "constant_bce": np.full((SEEDS, TASKS), 0.69),
+        "bayes_bce": np.full((SEEDS, TASKS), 0.3),
+        "bayes_auroc": np.full((SEEDS, TASKS), 0.9),
+    }
+    return job.Problem(None, NAMES, refs, None, (8,), 0.25)
+
+
+def output(static, best_step: int = 20, lr_index: int = 1) -> TrainOutput:
+    """Head h of network g of an arm: test log loss 0.4 + 0.01 h + 0.001 g + 0.0001 seed (as
+    test_bce and val_bce, 1 - that as test_auroc), at `best_step`, with grid value `lr_index`."""
+    metrics, curves = {}, {}
+    for spec in static.arms:
+        shape = (SEEDS, spec.networks, spec.heads)
+        s, g, h = np.meshgrid(*map(np.arange, shape), indexing="ij")
+        loss = 0.4 + 0.01 * h + 0.001 * g + 0.0001 * s
+        metrics[spec.name] = {
+            "test_bce": loss, "test_acc": 1 - loss / 2, "test_auroc": 1 - loss, "val_bce": loss,
+            "best_step": np.full(shape, best_step), "lr_index": np.full(shape, lr_index),
+            "finite": np.ones(SEEDS, bool),
+        }  # fmt: skip
+        if spec.transfer:
+            metrics[spec.name]["pretrain_best_step"] = np.full((SEEDS, spec.networks), 10)
+        val = np.broadcast_to(loss[:, None], (SEEDS, len(EVALS), *shape[1:])).copy()
+        curves[spec.name] = {"val_bce": val, "train_loss": val[..., 0]}
+    return TrainOutput(metrics, curves, EVALS, 3.0, 2.0)
+
+
+def test_the_payload_reports_each_arms_heads_with_undertrained_lr_and_references():
+    """Guards: every head of mtl and stl a record of its own task, the target-only arm's head 0
+    alone as the target task, undertrained = stopped at the last evaluation, the lr the grid
+    value its index names, and the references and learned fractions per record."""
+    run = run_of(["mtl", "stl", "mtl_shuffled"])
+    static = job.static_of(run, (8,))
+    out = job.payload(run, problem(), static, output(static, best_step=40))
+    assert out["status"] == "ok" and out["diverged"] == []
+    by_arm = {arm: [r for r in out["records"] if r["arm"] == arm] for arm in run.arms}
+    assert [(r["task"], r["network"], r["seed"]) for r in by_arm["mtl"]] == [
+        (t, 0, s) for s in (0, 1) for t in (0, 1, 2)
+    ]
+    assert [(r["task"], r["network"]) for r in by_arm["stl"]] == [(t, t) for _ in (0, 1) for t in (0, 1, 2)]
+    assert [(r["task"], r["network"]) for r in by_arm["mtl_shuffled"]] == [(TARGET, 0)] * SEEDS
+    shuffled = by_arm["mtl_shuffled"][1]
+    assert shuffled["test_bce"] == pytest.approx(0.4001)  # head 0, seed 1: the target's own head
+    mtl = by_arm["mtl"][5]  # seed 1, task 2
+    assert mtl["test_bce"] == pytest.approx(0.4201) and mtl["test_auroc"] == pytest.approx(0.5799)
+    assert all(r["undertrained"] is True and r["best_step"] == 40 for r in out["records"])
+    assert all(r["lr"] == 0.001 for r in out["records"])
+    assert mtl["constant_bce"] == 0.69 and mtl["bayes_bce"] == 0.3
+    assert mtl["learned_bce"] == pytest.approx((0.4201 - 0.69) / (0.3 - 0.69))
+    assert out["references"] == {name: value.tolist() for name, value in problem().references.items()}
+    assert out["task_names"] == NAMES
+    assert out["config_hash"] == job.config_hash(run)
+    stopped_early = job.payload(run, problem(), static, output(static, best_step=20, lr_index=0))["records"]
+    assert all(r["undertrained"] is False and r["lr"] == 0.01 for r in stopped_early)
+
+
+def test_the_payload_describes_each_arm_its_width_parameters_weighting_and_groups():
+    run = run_of(["mtl", "stl", "mtl_equal_params", "transfer_full"], weighting="uncertainty")
+    static = job.static_of(run, (8,))
+    arms = job.payload(run, problem(), static, output(static))["arms"]
+    wide = job.equal_params_width(run, (8,))
+    assert arms["mtl"] == {
+        "description": ARMS["mtl"].description, "networks": 1, "heads": 3, "groups": [[0, 1, 2]],
+        "width": 8, "params_per_network": job.count_params(run, 3, None, (8,)), "weighting": "uncertainty",
+        "lr_grid": [0.01, 0.001],
+    }  # fmt: skip
+    assert arms["stl"]["groups"] == [[0], [1], [2]] and arms["stl"]["weighting"] == "equal"
+    assert arms["stl"]["params_per_network"] == job.count_params(run, 1, None, (8,))
+    assert arms["mtl_equal_params"]["width"] == wide != 8
+    assert arms["mtl_equal_params"]["params_per_network"] == job.count_params(run, 3, wide, (8,))
+    transfer = arms["transfer_full"]
+    assert transfer["groups"] == [[TARGET, 0, 2]] and transfer["weighting"] == "equal"
+    assert (transfer["pretrain_steps"], transfer["finetune_steps"]) == (20, 20)
+    assert transfer["pretrain_best_step"] == [10, 10]
+    assert "pretrain_steps" not in arms["mtl"]
+
+
+def test_a_diverged_seed_fails_the_job_and_keeps_no_records():
+    """Guards: an exploded last validation loss (the network training ended with) or a non-finite
+    loss marks the seed diverged; a target-only arm is judged on its target head alone."""
+    run = run_of(["mtl", "stl", "mtl_shuffled"])
+    static = job.static_of(run, (8,))
+    out = output(static)
+    out.curves["mtl_shuffled"]["val_bce"][:, -1, 0, 1] = 100.0  # a source head: not a result
+    assert job.payload(run, problem(), static, out)["status"] == "ok"
+    out.curves["stl"]["val_bce"][1, -1, 2, 0] = 100.0
+    out.metrics["mtl"]["finite"] = np.array([False, True])
+    result = job.payload(run, problem(), static, out)
+    assert result["status"] == "diverged" and result["records"] == []
+    assert [(d["arm"], d["seed"]) for d in result["diverged"]] == [("mtl", 0), ("stl", 1)]
+    assert result["diverged"][0]["reason"] == "non-finite training loss"
+    assert result["diverged"][1]["reason"] == f"validation log loss 100 above {DIVERGED_BCE:.3f} (10 ln 2)"
+    out.curves["stl"]["val_bce"][1, -1, 2, 0] = 0.5
+    out.metrics["mtl_shuffled"]["val_bce"][0, 0, 0] = 100.0  # its target head, at the best step
+    out.metrics["mtl"]["finite"] = np.array([True, True])
+    assert job.payload(run, problem(), static, out)["diverged"] == [
+        {"arm": "mtl_shuffled", "seed": 0, "reason": "validation log loss 100 above 6.931 (10 ln 2)"}
+    ]
+
+
+def test_the_payload_carries_curves_affinity_and_timing():
+    run = run_of(["mtl", "stl"], affinity_every=5)
+    static = job.static_of(run, (8,))
+    out = output(static)
+    z = np.arange(SEEDS * TASKS * TASKS, dtype=float).reshape(SEEDS, 1, TASKS, TASKS)
+    out.metrics["mtl"]["affinity"] = z
+    result = job.payload(run, problem(), static, out, fused_jobs=4)
+    assert result["affinity"] == {"arm": "mtl", "every": 5, "matrix": z[:, 0].tolist()}
+    assert "affinity" not in result["records"][0]
+    assert result["curves"]["steps"] == EVALS
+    assert result["curves"]["stl"]["val_bce"] == out.curves["stl"]["val_bce"].tolist()
+    net_steps = (1 + TASKS) * SEEDS * run.train.steps
+    assert result["timing"] == {
+        "data_seconds": 0.25, "compile_seconds": 3.0, "train_seconds": 2.0, "net_steps": net_steps,
+        "net_steps_per_second": net_steps / 2.0, "fused_jobs": 4,
+    }  # fmt: skip
+    assert job.payload(run, problem(), static, output(static))["affinity"] is None
+
+
+def test_a_failed_job_writes_its_config_and_error_and_nothing_else():
+    run = run_of(["mtl", "stl"])
+    failed = job.failed_payload(run, "ValueError: no")
+    assert (failed["status"], failed["error"], failed["records"], failed["arms"]) == (
+        "failed",
+        "ValueError: no",
+        [],
+        {},
+    )
+    assert failed["config_hash"] == job.config_hash(run)
+    assert failed["task_names"] == job.task_names(run.data)
+    assert failed["features"] is None and failed["curves"] == {} and failed["timing"] == {}
+
+
+def test_replicate_keys_and_the_learning_rate_target():
+    run = run_of(["mtl", "stl"], seed=7)
+    keys = job.replicate_keys(run)
+    expected = [jax.random.fold_in(jax.random.PRNGKey(7), r) for r in range(SEEDS)]
+    np.testing.assert_array_equal(np.asarray(keys), np.asarray(expected))
+    assert job.lr_target(run) == -1
+    assert job.lr_target(run_of(["mtl", "stl"], lr_objective="target")) == TARGET
+
+
+def test_the_equal_parameter_width_is_the_closest_to_k_separate_networks():
+    """Guards the equal-parameter arm's size: no width's count is closer to K separate networks'."""
+    for width, tasks in ((8, 3), (16, 5)):
+        run = tiny_run(model={"width": width}, data={"tasks": tasks})
+        target = tasks * job.count_params(run, 1, None, (8,))
+        wide = job.equal_params_width(run, (8,))
+        gaps = {w: abs(job.count_params(run, tasks, w, (8,)) - target) for w in range(1, 8 * width)}
+        assert gaps[wide] == min(gaps.values())
+        assert wide > width
+
+
+def test_a_partition_arm_is_searched_only_without_train_groups():
+    assert job.searches_partition(run_of(["mtl", "stl", "groups"]))
+    assert not job.searches_partition(run_of(["mtl", "stl", "groups"], groups=[[0, 1], [2]]))
+    assert not job.searches_partition(run_of(["mtl", "stl"]))
+    assert job.partition_arm_names(run_of(["mtl", "groups"])) == ["groups"]
+
+
+def test_the_signal_program_adds_the_signal_arms_and_measures_affinity():
+    run = run_of(["stl", "groups"])
+    affinity = job.signal_static(run, (8,))
+    assert [spec.name for spec in affinity.arms] == ["stl", "mtl"]
+    assert affinity.affinity_every == run.train.eval_every
+    measured = job.signal_static(run_of(["mtl", "stl", "groups"], affinity_every=5), (8,))
+    assert [spec.name for spec in measured.arms] == ["mtl", "stl"] and measured.affinity_every == 5
+    pairs = job.signal_static(run_of(["mtl", "groups"], grouping_signal="pairs"), (8,))
+    assert [spec.name for spec in pairs.arms] == ["mtl", "stl", "pairs"]
+    assert pairs.affinity_every == 0
+
+
+def test_the_pairs_search_chooses_from_validation_pair_gains_and_records_how():
+    run = run_of(["stl", "groups"], grouping_signal="pairs", max_networks=2)
+    static = job.signal_static(run, (8,))
+    out = output(static)
+    pairs = next(spec for spec in static.arms if spec.name == "pairs")
+    out.metrics["pairs"]["val_bce"][:] = 0.5
+    out.metrics["pairs"]["val_bce"][:, 0] = 0.3  # tasks 0 and 1 help each other
+    search = job.search_groups(run, static, out)
+    signal = grouping.pair_gains(pairs.groups, out.metrics["pairs"]["val_bce"], out.metrics["stl"]["val_bce"][..., 0])
+    choice = grouping.choose(signal, 2)
+    assert search["partition"] == choice.partition == ((0, 1), (2,))
+    record = search["record"]
+    assert record["signal"] == "pairs" and record["signal_arms"] == ["stl", "pairs"]
+    assert record["signal_net_steps"] == (TASKS + 3) * SEEDS * run.train.steps
+    assert record["max_networks"] == 2 and record["method"] == "exhaustive"
+    assert record["score"] == choice.score and record["best"] == [list(g) for g in choice.best]
+    assert record["per_seed"] == [[[0, 1], [2]]] * SEEDS
+    assert (record["signal_compile_seconds"], record["signal_train_seconds"]) == (3.0, 2.0)
