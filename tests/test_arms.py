@@ -15,6 +15,7 @@ def test_each_layout_gives_its_networks_and_heads():
     """Guards preflight's counts: one network of K heads, K of one, K(K-1)/2 of two."""
     counts = {name: (ARMS[name].networks(5), ARMS[name].heads(5)) for name in ("mtl", "stl", "pairs", "transfer_full")}
     assert counts == {"mtl": (1, 5), "stl": (5, 1), "pairs": (10, 2), "transfer_full": (1, 5)}
+    assert all(type(n) is int for pair in counts.values() for n in pair)  # counts, never 10.0
     assert (ARMS["groups"].networks(5), ARMS["groups"].heads(5)) == (1, 5)  # a partition: at least one, at most K
 
 
