@@ -298,3 +298,13 @@ def test_with_config_attaches_the_missing_keys_from_the_jobs():
     assert common.suite_of_jobs(c) == "synthetic"
     c.jobs["data.suite"] = "digits"
     assert common.suite_of_jobs(c) == "digits"
+
+
+def test_the_gate_table_names_jobs_without_keys_and_text_values_as_written():
+    by_job = common.gate_table(learned_table({8: 0.3, 16: 0.7}), []).splitlines()
+    assert [c.strip() for c in by_job[2].strip("|").split("|")][0] == "job"
+    assert [c.strip() for c in by_job[4].strip("|").split("|")] == ["8", "30%", "excluded"]
+    table = learned_table({8: 0.3})
+    table["name"] = "a|b"
+    named = common.gate_table(table, ["name"]).splitlines()
+    assert [c.strip() for c in named[4].strip("|").split(" | ")][0] == "a\\|b"

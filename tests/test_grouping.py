@@ -122,3 +122,54 @@ def test_the_pairs_signal_is_read_from_validation_losses_never_test_losses():
     run.train.grouping_signal, run.data.tasks, run.train.seeds = "pairs", 4, 3
     out = TrainOutput(metrics, {}, [0], 0.0, 0.0)
     assert search_groups(run, static, out)["partition"] == ((0, 1), (2, 3))
+
+
+def test_among_equally_many_networks_the_higher_score_wins_whatever_the_candidates_order_or_spread():
+    """Guards the pick's key: among the candidates within the floor with the fewest networks,
+    the higher mean, not the first listed and not the wider spread. (0, 1)(2) is listed
+    before (0, 2)(1) and has the wider spread; (0, 2)(1) scores higher."""
+    s = np.zeros((2, 3, 3))
+    for (a, b), values in (((0, 1), [0.2, 0.8]), ((0, 2), [0.45, 0.75]), ((1, 2), [-2.0, -2.0])):
+        s[:, [a, b], [b, a]] = np.array(values)[:, None]
+    choice = grouping.choose(s)
+    assert choice.partition == choice.best == ((0, 2), (1,))
+    first = grouping.scores(s, ((0, 1), (2,)))
+    assert first.mean() >= choice.score - choice.score_se  # (0, 1)(2) is within the floor
+    assert choice.score == pytest.approx(1.2)
+    assert choice.score_se == pytest.approx(np.std([0.9, 1.5], ddof=1) / np.sqrt(2))
+    assert 0 <= choice.seconds < 60
+
+
+def test_the_standard_error_is_over_seeds_and_zero_for_one_seed():
+    s = np.zeros((3, 2, 2))
+    s[:, 0, 1] = s[:, 1, 0] = [0.1, 0.4, 1.0]
+    choice = grouping.choose(s)
+    assert choice.partition == ((0, 1),)
+    assert choice.score == pytest.approx(1.0) and choice.score_se == pytest.approx(
+        np.std([0.2, 0.8, 2.0], ddof=1) / 3**0.5
+    )
+    two = grouping.choose(s[:2])
+    assert two.score_se == pytest.approx(np.std([0.2, 0.8], ddof=1) / 2**0.5)
+    assert grouping.choose(s[:1]).score_se == 0.0
+
+
+def test_a_singleton_group_does_not_end_the_partitions_score():
+    """Guards the sum over groups: a task alone adds 0, and the groups after it still count."""
+    s = np.zeros((1, 3, 3))
+    s[0, 1, 2], s[0, 2, 1] = 0.3, 0.5
+    assert grouping.scores(s, ((0,), (1, 2))).tolist() == pytest.approx([0.8])
+
+
+def test_eight_tasks_are_searched_exhaustively_and_nine_along_the_merge_path():
+    """Guards the switch at EXHAUSTIVE_MAX_TASKS and that the merge path keeps the separate
+    networks (K groups) as a candidate: where every pair hurts, each task is left alone."""
+    eight = grouping.choose(np.zeros((1, 8, 8)))
+    assert (eight.method, eight.evaluated) == ("exhaustive", 4140)
+    nine = grouping.choose(np.full((2, 9, 9), -1.0))
+    assert nine.method == "agglomerative"
+    assert nine.partition == tuple((k,) for k in range(9))
+
+
+def test_labels_of_gives_each_task_its_group_as_integers():
+    labels = grouping.labels_of(((0, 2), (1,)), 3)
+    assert labels.tolist() == [0, 1, 0] and labels.dtype.kind == "i"
