@@ -219,3 +219,27 @@ def test_the_pairs_search_chooses_from_validation_pair_gains_and_records_how():
     assert record["score"] == choice.score and record["best"] == [list(g) for g in choice.best]
     assert record["per_seed"] == [[[0, 1], [2]]] * SEEDS
     assert (record["signal_compile_seconds"], record["signal_train_seconds"]) == (3.0, 2.0)
+
+
+def test_the_affinity_search_reads_mtls_affinity_per_seed_and_the_cap_binds():
+    """Guards the affinity signal's source (arm mtl's measured matrix), each seed's own choice
+    from its own seed alone, and train.max_networks passed to the search."""
+    run = run_of(["mtl", "stl", "groups"])
+    static = job.signal_static(run, (8,))
+    out = output(static)
+    z = np.full((SEEDS, 1, TASKS, TASKS), -1.0)
+    z[0, 0, [0, 1], [1, 0]] = 1.0  # seed 0: tasks 0 and 1 help each other
+    z[1, 0, [0, 2], [2, 0]] = 3.0  # seed 1: tasks 0 and 2, more strongly
+    out.metrics["mtl"]["affinity"] = z
+    search = job.search_groups(run, static, out)
+    record = search["record"]
+    assert record["per_seed"] == [[[0, 1], [2]], [[0, 2], [1]]]
+    assert search["partition"] == ((0, 1, 2),)  # seeds disagree: the one-standard-error rule
+    assert record["best"] == [[0, 2], [1]]
+    assert (record["signal"], record["signal_arms"], record["max_networks"]) == ("affinity", ["mtl"], 0)
+    assert record["signal_net_steps"] == SEEDS * run.train.steps  # mtl's one network
+    z[1] = z[0]  # both seeds: tasks 0 and 1 together, task 2 alone
+    assert job.search_groups(run, static, out)["partition"] == ((0, 1), (2,))
+    capped = job.search_groups(run_of(["mtl", "stl", "groups"], max_networks=1), static, out)
+    assert capped["partition"] == ((0, 1, 2),)
+    assert capped["record"]["per_seed"] == [[[0, 1, 2]]] * SEEDS
