@@ -8,13 +8,17 @@ search's record) is known exactly.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import jax
 import numpy as np
 import pytest
 from conftest import tiny_run
 
 from harness.arms import ARMS
-from harness.runs import grouping, job
+from harness.config import to_dict
+from harness.runs import grouping, job, results
+from harness.runs.runtime import environment
 from harness.train.metrics import DIVERGED_BCE
 from harness.train.trainer import TrainOutput
 
@@ -160,6 +164,13 @@ def test_a_failed_job_writes_its_config_and_error_and_nothing_else():
     assert failed["config_hash"] == job.config_hash(run)
     assert failed["task_names"] == job.task_names(run.data)
     assert failed["features"] is None and failed["curves"] == {} and failed["timing"] == {}
+    assert failed["diverged"] == [] and failed["schema_version"] == results.SCHEMA_VERSION
+    assert failed["config"] == to_dict(run) and failed["environment"] == environment()
+    assert datetime.fromisoformat(failed["created"]).tzinfo is not None
+    ok = job.payload(run, problem(), job.static_of(run, (8,)), output(job.static_of(run, (8,))))
+    assert set(failed) == set(ok) - {"references", "affinity"}  # readers find every field of a job's result
+    assert ok["config"] == to_dict(run) and ok["environment"] == environment()
+    assert ok["schema_version"] == results.SCHEMA_VERSION and ok["error"] is None
 
 
 def test_replicate_keys_and_the_learning_rate_target():
