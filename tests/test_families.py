@@ -227,3 +227,11 @@ def test_disjoint_labelling_needs_a_pool_that_holds_every_task(tiny):
 def test_family_keys_are_checked(tiny, data, key):
     with pytest.raises(ConfigError, match=key):
         tiny(data=data)
+
+
+def test_the_base_rate_is_clipped_half_a_label_from_either_end():
+    """Guards the clip on both sides: all-negative labels give 1 / 2n, not 0 (an infinite test
+    loss for any positive), and one label gives 1/2 whichever it is."""
+    y = np.array([[0.0, 1.0, 0.0], [0.0, 1.0, 1.0], [0.0, 1.0, 0.0], [0.0, 1.0, 1.0]])
+    m = np.array([[1, 1, 1], [1, 1, 0], [1, 1, 0], [1, 1, 0]], dtype=float)
+    np.testing.assert_allclose(base_rate(y, m), [1 / 8, 1 - 1 / 8, 0.5])

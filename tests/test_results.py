@@ -10,7 +10,9 @@ import json
 import math
 import os
 import stat
+import warnings
 
+import numpy as np
 import pytest
 
 from harness.runs import results
@@ -88,3 +90,10 @@ def test_a_rejected_jobs_folder_is_removed_only_when_it_holds_hydras_bookkeeping
     file.write_text("x")
     results.discard_if_bookkeeping_only(file)
     assert file.exists()
+
+
+def test_the_learned_fraction_without_a_gap_is_nan_without_a_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isnan(results.learned_fraction(0.4, 0.6, 0.6))
+        assert np.isnan(results.learned_fraction(0.6, 0.6, 0.6))
