@@ -254,3 +254,117 @@ def test_the_affinity_search_reads_mtls_affinity_per_seed_and_the_cap_binds():
     capped = job.search_groups(run_of(["mtl", "stl", "groups"], max_networks=1), static, out)
     assert capped["partition"] == ((0, 1, 2),)
     assert capped["record"]["per_seed"] == [[[0, 1, 2]]] * SEEDS
+
+
+class FakeBar:
+    """What fit does with its progress bar: the bar's arguments, its descriptions and updates."""
+
+    def __init__(self, show, **kwargs):
+        self.show, self.kwargs, self.descriptions, self.updates, self.disable = show, kwargs, [], [], True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def set_description(self, desc):
+        self.descriptions.append(desc)
+
+    def update(self, n):
+        self.updates.append(n)
+
+
+def test_fit_trains_the_static_on_the_data_and_reports_each_evaluation_to_its_bar(monkeypatch):
+    """Guards the progress bar's total (one update per evaluation), its text ("compiling" until
+    the programs are compiled), and what reaches the trainer: keys, steps, lr target, live curves."""
+    run = run_of(["mtl", "stl"], lr_objective="target")
+    static = job.static_of(run, (8,))
+    bars, seen = [], {}
+    monkeypatch.setattr(job, "progress_bar", lambda show, **kw: bars.append(FakeBar(show, **kw)) or bars[-1])
+
+    def train(static_, keys, data, hp, steps, on_chunk, lr_target, on_compiled, on_curves):
+        seen.update(static=static_, keys=keys, data=data, steps=steps, lr_target=lr_target, on_curves=on_curves)
+        on_compiled()
+        for chunk in range(len(job.evaluation_steps(static_, steps))):
+            on_chunk(chunk)
+        return "trained"
+
+    monkeypatch.setattr(job, "train", train)
+    assert job.fit(run, static, "DATA", "job 1", True) == "trained"
+    (bar,) = bars
+    chunks = len(job.evaluation_steps(static, run.train.steps, run.train.pretrain_steps))
+    assert bar.show is True
+    assert bar.kwargs == {"total": chunks, "desc": "job 1: compiling", "unit": "eval", "leave": False}
+    assert bar.descriptions == ["job 1"] and bar.updates == [1] * chunks
+    assert seen["static"] is static and seen["data"] == "DATA" and seen["steps"] == run.train.steps
+    assert seen["lr_target"] == TARGET and seen["on_curves"] is None
+    np.testing.assert_array_equal(np.asarray(seen["keys"]), np.asarray(job.replicate_keys(run)))
+    monkeypatch.setattr(job.live, "attached", lambda: True)
+    job.fit(run, static, "DATA", "job 1", False)
+    assert seen["on_curves"] is job.live.publish and bars[-1].show is False
+
+
+def test_run_job_searches_the_groups_then_trains_them_on_the_same_data(monkeypatch):
+    """Guards the search path: the signal program (the other arms and mtl, with affinity), the
+    partition chosen from its output, a second program of the partition arm on the same data,
+    and one payload of both programs with the search's record."""
+    calls = []
+
+    def fit(run, static, data, desc, show):
+        calls.append((static, data, desc, show))
+        out = output(static)
+        if "mtl" in out.metrics:
+            z = np.full((SEEDS, 1, TASKS, TASKS), -1.0)
+            z[:, 0, [0, 1], [1, 0]] = 1.0
+            out.metrics["mtl"]["affinity"] = z
+        return out
+
+    monkeypatch.setattr(job, "fit", fit)
+    run = run_of(["stl", "groups"])
+    result = job.run_job(run, progress=True, label="job 3")
+    (first, data, desc, show), (second, data2, desc2, show2) = calls
+    assert [spec.name for spec in first.arms] == ["stl", "mtl"] and first.affinity_every == run.train.eval_every
+    assert (desc, desc2, show, show2) == ("job 3: grouping signal", "job 3: groups", True, True)
+    assert data2 is data and data.x_train.shape[:2] == (SEEDS, run.data.pool)
+    assert second.arms == (job.make_arm("groups", TASKS, partition=((0, 1), (2,))),)
+    assert result["grouping"]["per_seed"] == [[[0, 1], [2]]] * SEEDS
+    assert result["arms"]["groups"]["groups"] == [[0, 1], [2]]
+    assert result["arms"]["groups"]["partition"] == [[f"task{k}" for k in g] for g in ((0, 1), (2,))]
+    assert {r["arm"] for r in result["records"]} == {"stl", "mtl", "groups"}
+    assert (result["timing"]["compile_seconds"], result["timing"]["train_seconds"]) == (6.0, 4.0)
+    assert set(result["curves"]) == {"steps", "stl", "mtl", "groups"}
+    job.run_job(run)  # progress from runtime.progress (off in tests)
+    assert calls[-1][3] is False
+
+
+def test_run_job_without_a_search_trains_one_program_of_the_configured_arms(monkeypatch):
+    calls = []
+    monkeypatch.setattr(
+        job, "fit", lambda run, static, data, desc, show: calls.append((static, desc, show)) or output(static)
+    )
+    run = run_of(["mtl", "stl"])
+    result = job.run_job(run, label="job 0")
+    ((static, desc, show),) = calls
+    assert [spec.name for spec in static.arms] == ["mtl", "stl"] and (desc, show) == ("job 0", False)
+    assert result["status"] == "ok" and "grouping" not in result
+
+
+def test_the_problem_is_the_jobs_replicated_data_names_references_and_input_shape():
+    run = run_of(["mtl", "stl"])
+    p = job.problem_of(run)
+    assert p.data.x_train.shape == (SEEDS, run.data.pool, run.data.dim)
+    assert p.input_shape == (run.data.dim,) and p.task_names == job.task_names(run.data)
+    assert p.features == job.features_used(run.data)
+    assert 0 <= p.seconds < 60
+    assert p.references["constant_bce"].shape == (SEEDS, TASKS)
+
+
+def test_the_equal_parameter_width_counts_the_arms_own_kind_of_sharing():
+    run = tiny_run(model={"width": 8})
+    for sharing in ("mmoe", "cross_stitch"):
+        target = run.data.tasks * job.count_params(run, 1, None, (8,))
+        wide = job.equal_params_width(run, (8,), sharing)
+        gaps = {w: abs(job.count_params(run, run.data.tasks, w, (8,), sharing) - target) for w in range(1, 64)}
+        assert gaps[wide] == min(gaps.values()), sharing
+    assert job.equal_params_width(run, (8,), "mmoe") != job.equal_params_width(run, (8,))
