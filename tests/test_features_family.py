@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
+from harness.config import ConfigError, DataConfig
 from harness.data import make_dataset, make_replicates
-from harness.data.features import family, parts, score
+from harness.data.features import check_keys, family, parts, score
 from harness.data.references import references
 
 
@@ -52,3 +53,28 @@ def test_at_fraction_one_a_score_depends_on_the_shared_directions_alone_and_at_z
     # Tasks combine the shared features differently: different tasks even at f = 1.
     t = family(cfg.__class__(**{**cfg.__dict__, "shared_fraction": 1.0}), 0)
     assert abs(np.corrcoef(score(t, x).T)[0, 1]) < 0.95
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("shared_features", 0, "data.shared_features=0 is not accepted; expected an integer >= 1"),
+        ("own_features", -1, "data.own_features=-1 is not accepted; expected an integer >= 0"),
+        ("shared_fraction", 1.5, "data.shared_fraction=1.5 is not accepted; expected a number in [0, 1]"),
+        ("shared_fraction", -0.1, "data.shared_fraction=-0.1 is not accepted; expected a number in [0, 1]"),
+        ("dim", 4, "data.dim=4 is not accepted; expected an integer > data.shared_features = 4"),
+    ],
+)
+def test_each_bad_key_of_the_family_is_named_with_what_is_accepted(key, value, message):
+    cfg = DataConfig(suite="features", dim=16, shared_features=4, own_features=2, shared_fraction=0.5)
+    setattr(cfg, key, value)
+    with pytest.raises(ConfigError) as raised:
+        check_keys(cfg)
+    assert str(raised.value) == message
+
+
+def test_the_familys_boundary_values_are_accepted():
+    for shared, own, fraction, dim in ((1, 0, 0.0, 2), (4, 0, 1.0, 5), (1, 3, 0.5, 2)):
+        check_keys(
+            DataConfig(suite="features", dim=dim, shared_features=shared, own_features=own, shared_fraction=fraction)
+        )
