@@ -85,6 +85,12 @@ def test_a_rejected_jobs_folder_is_removed_only_when_it_holds_hydras_bookkeeping
     (kept / "result.json").write_text("{}")
     results.discard_if_bookkeeping_only(kept)
     assert sorted(os.listdir(kept)) == [".hydra", "result.json"]
+    every = tmp_path / "2"  # all of Hydra's bookkeeping, and nothing else
+    every.mkdir()
+    for name in results.HYDRA_BOOKKEEPING:
+        (every / name).write_text("")
+    results.discard_if_bookkeeping_only(every)
+    assert not every.exists()
     results.discard_if_bookkeeping_only(tmp_path / "missing")  # nothing there: nothing to do
     file = tmp_path / "file"
     file.write_text("x")
