@@ -116,6 +116,10 @@ def test_learning_curves_without_a_key_draw_one_untitled_panel_of_every_job():
     assert lines_by_label(ax)["constant predictor"][1] == pytest.approx([0.69 + 0.002] * 2)  # mean over the 5 jobs
 
 
+def test_learning_curves_draw_four_panels_unless_told():
+    assert len(common.learning_curves(collection(), "model.width", "T").axes) == 4
+
+
 def test_learning_curves_without_curves_draw_nothing():
     assert common.learning_curves(collection(curves=False), "model.width", "T") is None
 
