@@ -78,3 +78,41 @@ def test_the_familys_boundary_values_are_accepted():
         check_keys(
             DataConfig(suite="features", dim=dim, shared_features=shared, own_features=own, shared_fraction=fraction)
         )
+
+
+def test_a_score_is_the_docstrings_formula_computed_by_hand(tiny):
+    """Guards s_k = sqrt(f) v_k . h / sd_k + sqrt(1 - f) c_k . g_k / sd'_k term by term (the sign
+    of the own part and the weights c_k multiplying, not dividing, its features)."""
+    cfg = tiny(data={"suite": "features", "tasks": 3, "dim": 10, "shared_features": 2, "own_features": 3,
+                     "shared_fraction": 0.3}).data  # fmt: skip
+    t = family(cfg, 4)
+    x = np.random.default_rng(1).standard_normal((50, 10))
+    h = np.sin(x @ t.a) + np.cos(x @ t.a)  # [n, r]
+    g = (np.sin(x @ t.b) + np.cos(x @ t.b)).reshape(50, 3, 3)  # [n, K, m]
+    shared = h @ t.v
+    own = np.einsum("nkm,km->nk", g, t.c)
+    expected = np.sqrt(0.3) * shared / t.scale[0] + np.sqrt(0.7) * own / t.scale[1]
+    np.testing.assert_allclose(score(t, x), expected, rtol=1e-12)
+    np.testing.assert_allclose(parts(t, x), np.stack([shared, own]), rtol=1e-12)
+
+
+def test_scores_of_more_rows_than_one_chunk_are_joined_row_by_row(tiny):
+    cfg = tiny(data={"suite": "features", "tasks": 8, "dim": 16, "own_features": 16}).data
+    t = family(cfg, 0)
+    x = np.random.default_rng(2).standard_normal((8100, 16))  # one chunk holds 8,065 rows here
+    np.testing.assert_allclose(parts(t, x), np.concatenate([parts(t, x[:4000]), parts(t, x[4000:])], axis=1))
+
+
+def test_each_tasks_label_noise_is_spread_by_its_own_draw(tiny):
+    cfg = tiny(data={"suite": "features", "tasks": 3, "noise": 0.4, "noise_spread": 0.5}).data
+    spread = [np.random.default_rng([5, 8, k]).uniform(-1.0, 1.0) for k in range(3)]  # stream [seed, OWN, k]
+    np.testing.assert_allclose(family(cfg, 5).noise, 0.4 * np.exp(0.5 * np.array(spread)))
+
+
+def test_without_own_features_a_score_is_its_shared_part_alone(tiny):
+    cfg = tiny(data={"suite": "features", "tasks": 3, "own_features": 0, "shared_fraction": 0.5}).data
+    t = family(cfg, 0)
+    x = np.random.default_rng(3).standard_normal((20, cfg.dim))
+    shared, own = parts(t, x)
+    assert np.all(own == 0) and np.all(t.scale[1] == 1.0)
+    np.testing.assert_allclose(score(t, x), np.sqrt(0.5) * shared / t.scale[0])
