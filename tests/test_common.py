@@ -312,3 +312,28 @@ def test_the_gate_table_names_jobs_without_keys_and_text_values_as_written():
     table["name"] = "a|b"
     named = common.gate_table(table, ["name"]).splitlines()
     assert [c.strip() for c in named[4].strip("|").split(" | ")][0] == "a\\|b"
+
+
+def test_learned_share_keeps_a_point_whose_key_is_missing():
+    """Guards dropna=False: a job without a swept key (NaN) is still a point of the gate."""
+    table = learned_table({8: 0.3, 16: 0.7})
+    table.loc[table["model.width"] == 16, "model.width"] = np.nan
+    share = common.learned_share(table, ["model.width"])
+    assert len(share) == 2 and share["model.width"].isna().sum() == 1
+
+
+def test_the_gate_names_an_excluded_point_by_every_key():
+    table = learned_table({8: 0.3, 16: 0.7}).assign(**{"data.tasks": 4})
+    _, note = common.gate(table, ["model.width", "data.tasks"])
+    assert note.endswith("Excluded (1 of 2): model.width=8, data.tasks=4 (30%).")
+
+
+def test_learning_curve_panels_name_float_and_text_values_and_draw_lines_without_markers():
+    c = collection()
+    c.jobs["model.width"] = [2.0, 0.5, 1e6, 3.0, 4.0]
+    titles = [ax.get_title() for ax in common.learning_curves(c, "model.width", "T", panels=3).axes]
+    assert titles == ["model.width = 0.5", "model.width = 3", "model.width = 1e+06"]
+    c.jobs["name"] = ["a", "b", "c", "d", "e"]
+    fig = common.learning_curves(c, "name", "T", panels=2)
+    assert [ax.get_title() for ax in fig.axes] == ["name = a", "name = e"]
+    assert all(line.get_marker() in ("None", None, "") for ax in fig.axes for line in ax.lines)

@@ -103,3 +103,34 @@ def test_the_learned_fraction_without_a_gap_is_nan_without_a_warning():
         warnings.simplefilter("error")
         assert np.isnan(results.learned_fraction(0.4, 0.6, 0.6))
         assert np.isnan(results.learned_fraction(0.6, 0.6, 0.6))
+
+
+def test_an_oversized_result_is_named_with_its_size_and_the_cap(tmp_path, monkeypatch):
+    path = tmp_path / "result.json"
+    path.write_text("{}" + " " * (3 * 2**20))
+    monkeypatch.setattr(results, "MAX_RESULT_BYTES", 2**20)
+    with pytest.raises(results.UnreadableResult) as raised:
+        results.read_result(path)
+    assert str(raised.value) == "result.json is 3 MiB, over the 1 MiB cap"
+    monkeypatch.setattr(results, "MAX_RESULT_BYTES", path.stat().st_size)  # exactly at the cap: read
+    assert results.read_result(path) == {}
+
+
+def test_an_unreadable_result_is_named_with_the_first_line_of_why(tmp_path, monkeypatch):
+    path = tmp_path / "result.json"
+    path.write_text('{"a": ')
+    with pytest.raises(results.UnreadableResult) as raised:
+        results.read_result(path)
+    assert str(raised.value) == "result.json unreadable: Expecting value: line 1 column 7 (char 6)"
+
+    def refuse(error):
+        def open_(*args, **kwargs):
+            raise error
+
+        monkeypatch.setattr(results, "open", open_, raising=False)
+        with pytest.raises(results.UnreadableResult) as raised:
+            results.read_result(path)
+        return str(raised.value)
+
+    assert refuse(OSError("x" * 200 + "\nsecond line")) == "result.json unreadable: " + "x" * 120
+    assert refuse(PermissionError()) == "result.json unreadable: PermissionError"
