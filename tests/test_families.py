@@ -9,7 +9,7 @@ from harness.config import ConfigError, DataConfig
 from harness.data import make_dataset, make_replicates, suite_of
 from harness.data.base import Dataset, label_mask
 from harness.data.references import base_rate, references
-from harness.data.synthetic import family, posterior_logits, score, shared_basis
+from harness.data.synthetic import check_keys, family, posterior_logits, score, shared_basis
 from harness.runs import results
 from harness.runs.job import run_job
 from harness.train.metrics import evaluate
@@ -235,3 +235,16 @@ def test_the_base_rate_is_clipped_half_a_label_from_either_end():
     y = np.array([[0.0, 1.0, 0.0], [0.0, 1.0, 1.0], [0.0, 1.0, 0.0], [0.0, 1.0, 1.0]])
     m = np.array([[1, 1, 1], [1, 1, 0], [1, 1, 0], [1, 1, 0]], dtype=float)
     np.testing.assert_allclose(base_rate(y, m), [1 / 8, 1 - 1 / 8, 0.5])
+
+
+def test_the_directions_familys_dimension_bound_is_named_and_its_boundary_accepted():
+    check_keys(DataConfig(dim=5, task_groups=3))
+    with pytest.raises(ConfigError) as raised:
+        check_keys(DataConfig(dim=4, task_groups=3))
+    assert str(raised.value) == "data.dim=4 is not accepted; expected an integer >= data.task_groups + 2 = 5"
+
+
+@pytest.mark.parametrize("suite", ["synthetic", "features"])
+def test_generated_labels_are_float32_in_every_split(suite):
+    data = make_dataset(DataConfig(suite=suite, tasks=3, dim=8, pool=40, n_val=20, n_test=20, n_per_task=20), 0)
+    assert data.y_train.dtype == data.y_val.dtype == data.y_test.dtype == np.float32
