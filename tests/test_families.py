@@ -248,3 +248,14 @@ def test_the_directions_familys_dimension_bound_is_named_and_its_boundary_accept
 def test_generated_labels_are_float32_in_every_split(suite):
     data = make_dataset(DataConfig(suite=suite, tasks=3, dim=8, pool=40, n_val=20, n_test=20, n_per_task=20), 0)
     assert data.y_train.dtype == data.y_val.dtype == data.y_test.dtype == np.float32
+
+
+def test_a_suite_without_a_posterior_has_nan_bayes_references_and_its_constant_one():
+    cfg = DataConfig(suite="digits", tasks=10, pool=200, n_val=40, n_test=40, n_per_task=100)
+    data = make_replicates(cfg, 2)
+    ref = references(cfg, data)
+    assert set(ref) == {"constant_bce", "bayes_bce", "bayes_auroc"}
+    assert ref["bayes_bce"].dtype == ref["bayes_auroc"].dtype == np.float64
+    assert ref["bayes_bce"].shape == ref["constant_bce"].shape == (2, 10)
+    assert np.isnan(ref["bayes_bce"]).all() and np.isnan(ref["bayes_auroc"]).all()
+    assert np.isfinite(ref["constant_bce"]).all()

@@ -1,8 +1,11 @@
+import warnings
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from harness.train.losses import masked_bce
+from harness.train.metrics import evaluate
 
 
 def bce(p, y):
@@ -80,3 +83,12 @@ def test_logistic_loss_and_its_derivatives_match_optax_over_a_wide_range_of_logi
             np.testing.assert_allclose(ours, ref, rtol=1e-6, atol=1e-7)
         second = jax.vmap(jax.grad(jax.grad(sigmoid_bce)), in_axes=(0, 0))(z, y)  # sigmoid'(z), for Hessians
         np.testing.assert_allclose(second, jax.nn.sigmoid(z) * jax.nn.sigmoid(-z), rtol=1e-6, atol=1e-8)
+
+
+def test_a_one_class_column_gives_nan_auroc_without_a_warning():
+    logits = np.array([[0.3, -1.0], [1.2, 2.0], [-0.4, 0.5]])
+    labels = np.array([[1.0, 0.0], [1.0, 1.0], [1.0, 0.0]])  # column 0: one class
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        auroc = evaluate(logits, labels)["test_auroc"]
+    assert np.isnan(auroc[0]) and auroc[1] == 1.0
