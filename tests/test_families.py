@@ -259,3 +259,10 @@ def test_a_suite_without_a_posterior_has_nan_bayes_references_and_its_constant_o
     assert ref["bayes_bce"].shape == ref["constant_bce"].shape == (2, 10)
     assert np.isnan(ref["bayes_bce"]).all() and np.isnan(ref["bayes_auroc"]).all()
     assert np.isfinite(ref["constant_bce"]).all()
+
+
+def test_each_sinusoid_of_the_link_has_its_own_frequency_and_phase():
+    f = family(DataConfig(tasks=3, dim=8, sinusoids=4), 0)
+    assert f.alpha.shape == f.beta.shape == (4,)
+    assert np.all((f.alpha >= 0.5) & (f.alpha < 2.0)) and np.all((f.beta >= 0) & (f.beta < 2 * np.pi))
+    assert len(set(f.alpha.tolist())) == 4

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from harness.train.losses import masked_bce
-from harness.train.metrics import evaluate
+from harness.train.metrics import DIVERGED_BCE, divergence, evaluate
 
 
 def bce(p, y):
@@ -92,3 +92,10 @@ def test_a_one_class_column_gives_nan_auroc_without_a_warning():
         warnings.simplefilter("error")
         auroc = evaluate(logits, labels)["test_auroc"]
     assert np.isnan(auroc[0]) and auroc[1] == 1.0
+
+
+def test_a_validation_loss_of_exactly_ten_ln_2_is_not_diverged():
+    assert divergence(np.array([True, True]), np.array([[DIVERGED_BCE], [np.nextafter(DIVERGED_BCE, 99)]])) == [
+        None,
+        f"validation log loss {np.nextafter(DIVERGED_BCE, 99):.4g} above 6.931 (10 ln 2)",
+    ]
