@@ -311,7 +311,8 @@ def test_run_job_searches_the_groups_then_trains_them_on_the_same_data(monkeypat
     and one payload of both programs with the search's record."""
     calls = []
 
-    def fit(run, static, data, desc, show):
+    def fit(run_, static, data, desc, show):
+        assert run_ is run
         calls.append((static, data, desc, show))
         out = output(static)
         if "mtl" in out.metrics:
@@ -320,33 +321,49 @@ def test_run_job_searches_the_groups_then_trains_them_on_the_same_data(monkeypat
             out.metrics["mtl"]["affinity"] = z
         return out
 
+    run = run_of(["stl", "mtl_equal_params", "groups"])
     monkeypatch.setattr(job, "fit", fit)
-    run = run_of(["stl", "groups"])
     result = job.run_job(run, progress=True, label="job 3")
     (first, data, desc, show), (second, data2, desc2, show2) = calls
-    assert [spec.name for spec in first.arms] == ["stl", "mtl"] and first.affinity_every == run.train.eval_every
+    assert [spec.name for spec in first.arms] == ["stl", "mtl_equal_params", "mtl"]
+    assert first.arms[1].width == job.equal_params_width(run, (run.data.dim,))
+    assert first.affinity_every == run.train.eval_every
     assert (desc, desc2, show, show2) == ("job 3: grouping signal", "job 3: groups", True, True)
     assert data2 is data and data.x_train.shape[:2] == (SEEDS, run.data.pool)
     assert second.arms == (job.make_arm("groups", TASKS, partition=((0, 1), (2,))),)
     assert result["grouping"]["per_seed"] == [[[0, 1], [2]]] * SEEDS
     assert result["arms"]["groups"]["groups"] == [[0, 1], [2]]
     assert result["arms"]["groups"]["partition"] == [[f"task{k}" for k in g] for g in ((0, 1), (2,))]
-    assert {r["arm"] for r in result["records"]} == {"stl", "mtl", "groups"}
+    assert {r["arm"] for r in result["records"]} == {"stl", "mtl_equal_params", "mtl", "groups"}
     assert (result["timing"]["compile_seconds"], result["timing"]["train_seconds"]) == (6.0, 4.0)
-    assert set(result["curves"]) == {"steps", "stl", "mtl", "groups"}
-    job.run_job(run)  # progress from runtime.progress (off in tests)
-    assert calls[-1][3] is False
+    assert set(result["curves"]) == {"steps", "stl", "mtl_equal_params", "mtl", "groups"}
+    assert set(result["grouping"]) == {
+        "signal", "signal_arms", "signal_net_steps", "signal_compile_seconds", "signal_train_seconds", "method",
+        "max_networks", "score", "score_se", "best", "partitions_evaluated", "search_seconds", "per_seed",
+    }  # fmt: skip
+    job.run_job(run)  # progress from runtime.progress (off in tests), label "train"
+    assert calls[-1][2:] == ("train: groups", False)
 
 
 def test_run_job_without_a_search_trains_one_program_of_the_configured_arms(monkeypatch):
     calls = []
-    monkeypatch.setattr(
-        job, "fit", lambda run, static, data, desc, show: calls.append((static, desc, show)) or output(static)
-    )
-    run = run_of(["mtl", "stl"])
+    run = run_of(["mtl", "stl", "mtl_equal_params"])
+
+    def fit(run_, static, data, desc, show):
+        assert run_ is run
+        calls.append((static, desc, show))
+        return output(static)
+
+    monkeypatch.setattr(job, "fit", fit)
     result = job.run_job(run, label="job 0")
     ((static, desc, show),) = calls
-    assert [spec.name for spec in static.arms] == ["mtl", "stl"] and (desc, show) == ("job 0", False)
+    assert [spec.name for spec in static.arms] == ["mtl", "stl", "mtl_equal_params"] and (desc, show) == (
+        "job 0",
+        False,
+    )
+    assert static.arms[2].width == job.equal_params_width(run, (run.data.dim,))
+    job.run_job(run)
+    assert calls[-1][1] == "train"
     assert result["status"] == "ok" and "grouping" not in result
 
 
