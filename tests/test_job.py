@@ -385,3 +385,30 @@ def test_the_equal_parameter_width_counts_the_arms_own_kind_of_sharing():
         gaps = {w: abs(job.count_params(run, run.data.tasks, w, (8,), sharing) - target) for w in range(1, 64)}
         assert gaps[wide] == min(gaps.values()), sharing
     assert job.equal_params_width(run, (8,), "mmoe") != job.equal_params_width(run, (8,))
+
+
+def test_the_static_carries_every_training_choice_and_the_named_groups():
+    run = run_of(["mtl", "mmoe", "mmoe_equal_params", "groups"], groups=[["task0", "task2"], ["task1"]],
+                 eval_schedule="linear", weighting="uncertainty", sampling="per_task")  # fmt: skip
+    static = job.static_of(run, (8,))
+    assert (static.eval_schedule, static.weighting, static.sampling) == ("linear", "uncertainty", "per_task")
+    assert static.affinity_until == run.train.affinity_steps
+    assert static.arms[3].groups == ((0, 2), (1, -1))
+    assert [spec.width for spec in static.arms[:2]] == [None, None]
+    assert static.arms[2].width == job.equal_params_width(run, (8,), "mmoe") != job.equal_params_width(run, (8,))
+    arms = job.payload(run, problem(), static, output(static))["arms"]
+    assert arms["mmoe"]["params_per_network"] == job.count_params(run, TASKS, None, (8,), "mmoe")
+
+
+def test_divergence_is_judged_per_seed_and_per_head_where_training_ended():
+    """Guards the join of best-step and last losses per seed (not across seeds) and that every
+    head of a network that reports them all is judged."""
+    run = run_of(["mtl", "stl"])
+    static = job.static_of(run, (8,))
+    out = output(static)
+    out.curves["stl"]["val_bce"][0, -1, 1, 0] = 100.0
+    out.curves["mtl"]["val_bce"][1, -1, 0, 2] = 100.0
+    assert [(d["arm"], d["seed"]) for d in job.payload(run, problem(), static, out)["diverged"]] == [
+        ("mtl", 1),
+        ("stl", 0),
+    ]
