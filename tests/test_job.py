@@ -149,7 +149,8 @@ def test_the_payload_carries_curves_affinity_and_timing():
         "data_seconds": 0.25, "compile_seconds": 3.0, "train_seconds": 2.0, "net_steps": net_steps,
         "net_steps_per_second": net_steps / 2.0, "fused_jobs": 4,
     }  # fmt: skip
-    assert job.payload(run, problem(), static, output(static))["affinity"] is None
+    alone = job.payload(run, problem(), static, output(static))
+    assert alone["affinity"] is None and alone["timing"]["fused_jobs"] == 1
 
 
 def test_a_failed_job_writes_its_config_and_error_and_nothing_else():
