@@ -212,6 +212,13 @@ def test_divergence_rule():
     assert pytest.approx(6.931, abs=1e-3) == DIVERGED_BCE
 
 
+def test_a_validation_loss_of_exactly_ten_ln_2_is_not_diverged():
+    assert divergence(np.array([True, True]), np.array([[DIVERGED_BCE], [np.nextafter(DIVERGED_BCE, 99)]])) == [
+        None,
+        f"validation log loss {np.nextafter(DIVERGED_BCE, 99):.4g} above 6.931 (10 ln 2)",
+    ]
+
+
 def test_a_run_that_blows_up_after_step_0_is_diverged_not_ok(tiny):
     """Guards the last evaluation's part in the rule: at lr 30 every network's best step is
     its initial one (log loss near ln 2), so only the loss where training ended (above
